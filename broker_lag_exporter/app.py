@@ -1,0 +1,78 @@
+"""Wiring: sources, store, collector and server for `serve` and `once`."""
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+
+from broker_lag_exporter import __version__
+from broker_lag_exporter.config import Settings
+from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.poller import poll_once, run_pollers
+from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.sources import Source
+from broker_lag_exporter.sources.kafka import KafkaSource
+
+log = structlog.get_logger(__name__)
+
+
+def build_sources(settings: Settings) -> list[Source[Any]]:
+    """Return every source the settings enable."""
+    return [KafkaSource(settings)]
+
+
+def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
+    """Return a registry holding only this exporter's collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(store, per_partition=settings.granularity == "partition"))
+    return registry
+
+
+async def serve(settings: Settings) -> None:
+    """Poll in the background and serve HTTP until SIGINT or SIGTERM."""
+    store = Store(settings.max_data_age_seconds)
+    sources = build_sources(settings)
+    runner = web.AppRunner(make_app(build_registry(store, settings), store, settings))
+    await runner.setup()
+    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, ssl_context=ssl_context(settings))
+    await site.start()
+    log.info(
+        "serving",
+        address=f"{settings.listen_host}:{settings.listen_port}",
+        version=__version__,
+        sources=[s.name for s in sources],
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pollers = asyncio.create_task(
+        run_pollers(sources, store, settings.poll_interval_seconds, settings.collect_timeout_seconds)
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        pollers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pollers
+        await runner.cleanup()
+
+
+async def once(settings: Settings) -> tuple[bytes, bool]:
+    """Poll every source once; return the exposition and whether every source succeeded."""
+    store = Store(settings.max_data_age_seconds)
+    sources = build_sources(settings)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            polls = [tg.create_task(poll_once(s, store, settings.collect_timeout_seconds)) for s in sources]
+    finally:
+        for source in sources:
+            await source.close()
+    return generate_latest(build_registry(store, settings)), all(p.result() for p in polls)

@@ -1,0 +1,175 @@
+"""Settings: one frozen object from flags, environment and an optional YAML file."""
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "BROKER_LAG_"
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+class ConfigError(Exception):
+    """Settings are invalid; the message lists every problem."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _check_servers(servers: list[str]) -> list[str]:
+    if not servers:
+        raise ValueError("at least one HOST:PORT is required")
+    bad = [s for s in servers if not _HOST_PORT.match(s) or int(s.rsplit(":", 1)[1]) > 65535]
+    if bad:
+        raise ValueError(f"expected HOST:PORT, got {', '.join(map(repr, bad))}")
+    return servers
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+Servers = Annotated[list[str], NoDecode, BeforeValidator(_split_csv), AfterValidator(_check_servers)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Every option of the exporter; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+    )
+
+    bootstrap_servers: Servers = Field(description="Kafka bootstrap servers, HOST:PORT[,...]")
+    client_id: str = Field("broker-lag-exporter", description="Kafka client id")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = Field(None, description="never logged")
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    listen_host: str = Field("0.0.0.0", description="address the HTTP server binds")  # noqa: S104
+    listen_port: int = Field(9340, ge=1, le=65535, description="HTTP port")
+    web_tls_certfile: Path | None = Field(None, description="serve HTTPS with this cert")
+    web_tls_keyfile: Path | None = None
+    web_basic_auth_username: str | None = Field(None, description="require basic auth")
+    web_basic_auth_password: SecretStr | None = None
+
+    poll_interval_seconds: Seconds = Field(15.0, description="how often each source polls")
+    request_timeout_seconds: Seconds = Field(10.0, description="deadline of one request")
+    collect_timeout_seconds: Seconds = Field(60.0, description="deadline of one whole poll")
+    max_data_age_seconds: Seconds = Field(
+        300.0, description="drop a source's data when its last success is older"
+    )
+    forget_broker_after_seconds: Seconds = Field(
+        3600.0, description="stop exporting a broker absent from metadata and replicas this long"
+    )
+    max_concurrent_requests: int = Field(32, ge=1, le=1024)
+    list_offsets_batch: int = Field(5000, ge=1, description="partitions per ListOffsets request")
+
+    group_allow: Regex = Field(".*", description="export groups matching this regex")
+    group_deny: Regex = Field("", description="skip groups matching this regex (empty: none)")
+    topic_allow: Regex = Field(".*", description="export topics matching this regex")
+    topic_deny: Regex = Field("", description="skip topics matching this regex (empty: none)")
+    granularity: Literal["group", "partition"] = Field(
+        "group", description="'partition' adds kafka_partition_lag_messages"
+    )
+    shard_index: int = Field(0, ge=0, description="this shard of consumer groups")
+    shard_count: int = Field(1, ge=1, description="number of shards splitting consumer groups")
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "Settings":
+        problems = []
+        if self.shard_index >= self.shard_count:
+            problems.append("shard_index must be below shard_count")
+        if self.request_timeout_seconds > self.collect_timeout_seconds:
+            problems.append("request_timeout_seconds must not exceed collect_timeout_seconds")
+        if (self.web_tls_certfile is None) != (self.web_tls_keyfile is None):
+            problems.append("web_tls_certfile and web_tls_keyfile go together")
+        if (self.web_basic_auth_username is None) != (self.web_basic_auth_password is None):
+            problems.append("web_basic_auth_username and web_basic_auth_password go together")
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            problems.append("SASL needs sasl_mechanism, sasl_username and sasl_password")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def load_settings(
+    cli_args: list[str] | None = None,
+    *,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings: flags beat environment, which beats the config file, then defaults.
+
+    Raises ConfigError listing every invalid field at once.
+    """
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+            return tuple(sources)
+
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    try:
+        if cli_args is not None:
+            overrides["_cli_parse_args"] = cli_args
+        loaded = _Loaded(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from None
+    return loaded
+
+
+def format_errors(exc: ValidationError) -> str:
+    """Render every validation problem on its own line, naming the option."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        lines.append(f"  {where}: {err['msg']}")
+    return f"{len(lines)} configuration problem(s):\n" + "\n".join(lines)

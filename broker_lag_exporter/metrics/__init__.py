@@ -1,0 +1,1 @@
+"""Prometheus output: the metric catalogue and the collector that renders the joined view."""

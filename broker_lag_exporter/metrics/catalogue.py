@@ -1,0 +1,170 @@
+"""The one table of exported metrics: the collector, docs/metrics.md and tests read it."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["gauge", "counter", "info"]
+CACHED = " Cached: collected in the background, see *_last_success_timestamp_seconds."
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """Name (as samples carry it), type, help text and labels of one metric family."""
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+    source: str = "kafka"
+
+    @property
+    def family_name(self) -> str:
+        """Return the name prometheus_client wants: without the `_total`/`_info` suffix."""
+        return self.name.removesuffix({"counter": "_total", "info": "_info", "gauge": ""}[self.kind])
+
+
+def _m(name: str, kind: Kind, help_: str, *labels: str, source: str = "kafka") -> MetricSpec:
+    return MetricSpec(name, kind, help_, labels, source)
+
+
+B = "broker_id"
+METRICS: tuple[MetricSpec, ...] = (
+    # Per broker: who is up, who leads, who holds the lag.
+    _m("kafka_broker_up", "gauge", "1 if the broker is in cluster metadata, 0 if known but missing.", B),
+    _m(
+        "kafka_broker_info",
+        "info",
+        "Broker address and rack from cluster metadata.",
+        B,
+        "host",
+        "port",
+        "rack",
+    ),
+    _m("kafka_broker_controller", "gauge", "1 on the broker metadata names as active controller.", B),
+    _m(
+        "kafka_broker_consumer_lag_messages",
+        "gauge",
+        "Lag in messages of all groups on partitions this broker leads.",
+        B,
+    ),
+    _m(
+        "kafka_broker_group_lag_messages",
+        "gauge",
+        "Lag in messages of one group on partitions this broker leads.",
+        B,
+        "group",
+    ),
+    _m("kafka_broker_leader_partitions", "gauge", "Partitions this broker leads.", B),
+    _m("kafka_broker_replica_partitions", "gauge", "Partitions with a replica on this broker.", B),
+    _m(
+        "kafka_broker_leader_share_ratio",
+        "gauge",
+        "Partitions this broker leads divided by all partitions with a leader.",
+        B,
+    ),
+    _m(
+        "kafka_broker_topics_led",
+        "gauge",
+        "Topics with at least one partition led by this broker (its blast radius).",
+        B,
+    ),
+    _m(
+        "kafka_broker_under_replicated_partitions",
+        "gauge",
+        "Partitions led by this broker whose ISR is smaller than their replica set.",
+        B,
+    ),
+    _m(
+        "kafka_broker_offline_partitions",
+        "gauge",
+        "Leaderless partitions last led by this broker (or with it as first replica).",
+        B,
+    ),
+    _m(
+        "kafka_broker_preferred_leader_imbalance",
+        "gauge",
+        "Partitions this broker leads whose preferred leader is another broker.",
+        B,
+    ),
+    # Per group.
+    _m("kafka_group_lag_messages", "gauge", "Lag in messages of the group over all partitions.", "group"),
+    _m("kafka_group_members", "gauge", "Members of the consumer group.", "group"),
+    _m(
+        "kafka_group_info",
+        "info",
+        "Group state, protocol type and coordinator.",
+        "group",
+        "state",
+        "protocol_type",
+        "coordinator_id",
+    ),
+    _m("kafka_group_committed_partitions", "gauge", "Partitions with a committed offset.", "group"),
+    _m(
+        "kafka_group_uncommitted_partitions",
+        "gauge",
+        "Partitions assigned to a member but never committed (not counted as lag).",
+        "group",
+    ),
+    _m(
+        "kafka_partition_lag_messages",
+        "gauge",
+        "Lag of one group on one partition (only with --granularity partition).",
+        "group",
+        "topic",
+        "partition",
+        B,
+    ),
+    # Cluster.
+    _m("kafka_cluster_partitions", "gauge", "Partitions in cluster metadata after topic filters."),
+    _m("kafka_cluster_brokers", "gauge", "Live brokers in cluster metadata."),
+    # The exporter itself.
+    _m("broker_lag_exporter_build_info", "info", "Version of the exporter.", "version", source="exporter"),
+    _m(
+        "broker_lag_exporter_source_up",
+        "gauge",
+        "1 if the source's last poll succeeded and its data is fresh.",
+        "source",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_source_duration_seconds",
+        "gauge",
+        "Duration of the source's last poll.",
+        "source",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_source_last_success_timestamp_seconds",
+        "gauge",
+        "Unix time of the source's last successful poll.",
+        "source",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_source_errors_total",
+        "counter",
+        "Failed polls of the source.",
+        "source",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_kafka_request_errors",
+        "gauge",
+        "Failed requests by kind in the last Kafka poll (partial data is still served).",
+        "request",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_kafka_requests",
+        "gauge",
+        "Kafka requests sent in the last poll.",
+        source="exporter",
+    ),
+)
+
+BY_NAME = {spec.name: spec for spec in METRICS}
+
+
+def sample_names() -> frozenset[str]:
+    """Return every sample name the exporter can emit, for dashboard and alert checks."""
+    return frozenset(spec.name for spec in METRICS)

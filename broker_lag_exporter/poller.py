@@ -1,0 +1,64 @@
+"""Background polling: every source on its own interval and deadline, in parallel."""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from broker_lag_exporter.snapshot import Health, Store
+from broker_lag_exporter.sources import Source, SourceError
+
+log = structlog.get_logger(__name__)
+
+
+async def poll_once(source: Source[Any], store: Store, deadline: float) -> bool:
+    """Poll a source once under a deadline and record the outcome; return success."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(deadline):
+            data = await source.collect()
+    except (SourceError, TimeoutError) as exc:
+        error = str(exc) or f"poll exceeded collect_timeout_seconds={deadline:g}"
+        _record_failure(store, source.name, error, started)
+        return False
+    except Exception as exc:
+        # A bug or an answer no one foresaw must cost this source one poll,
+        # never the process and the other sources.
+        log.exception("source raised unexpectedly", source=source.name)
+        _record_failure(store, source.name, f"internal error: {type(exc).__name__}", started)
+        return False
+    duration = time.monotonic() - started
+    if not store.health().get(source.name, Health()).up:
+        log.info("source up", source=source.name, duration_seconds=round(duration, 3))
+    store.record_success(source.name, data, duration)
+    return True
+
+
+def _record_failure(store: Store, name: str, error: str, started: float) -> None:
+    health = store.health().get(name, Health())
+    # Log once per change of state or message, not once per poll.
+    if health.up or health.last_error != error:
+        log.error("source failed", source=name, error=error)
+    store.record_failure(name, error, time.monotonic() - started)
+
+
+async def poll_forever(source: Source[Any], store: Store, interval: float, deadline: float) -> None:
+    """Poll a source until cancelled, starting a poll every `interval` seconds."""
+    store.register(source.name)
+    while True:
+        started = time.monotonic()
+        await poll_once(source, store, deadline)
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+async def run_pollers(sources: Sequence[Source[Any]], store: Store, interval: float, deadline: float) -> None:
+    """Poll every source concurrently until cancelled, then close them."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for source in sources:
+                tg.create_task(poll_forever(source, store, interval, deadline))
+    finally:
+        for source in sources:
+            await source.close()

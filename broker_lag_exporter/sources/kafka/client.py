@@ -1,0 +1,105 @@
+"""The one place that talks to brokers: deadlines, request counting, error translation."""
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import structlog
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
+
+from broker_lag_exporter.config import Settings
+from broker_lag_exporter.model import BrokerId
+from broker_lag_exporter.sources import SourceError
+
+log = structlog.get_logger(__name__)
+
+
+class RequestError(SourceError):
+    """One request failed; the caller decides whether that fails the poll."""
+
+
+class KafkaConnection:
+    """A bootstrapped aiokafka client plus per-poll request and error counters."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: AIOKafkaClient | None = None
+        self.requests = 0
+        self.errors: Counter[str] = Counter()
+
+    def reset_counters(self) -> None:
+        """Start counting a new poll."""
+        self.requests = 0
+        self.errors = Counter()
+
+    async def _connect(self) -> AIOKafkaClient:
+        if self._client is not None:
+            return self._client
+        client = AIOKafkaClient(**_client_options(self._settings))
+        try:
+            async with asyncio.timeout(self._settings.request_timeout_seconds):
+                await client.bootstrap()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await client.close()
+            servers = ",".join(self._settings.bootstrap_servers)
+            raise SourceError(f"cannot bootstrap from {servers}: {_describe(exc)}") from exc
+        self._client = client
+        return client
+
+    async def any_broker(self) -> BrokerId:
+        """Return a live broker id to send cluster-wide requests to."""
+        client = await self._connect()
+        node = client.get_random_node()
+        if node is None:
+            raise SourceError("cluster metadata lists no brokers")
+        return int(node)
+
+    async def send(self, node: BrokerId, request: Any, kind: str) -> Any:
+        """Send one request to a broker under the request deadline.
+
+        Raises RequestError naming the request kind and broker; counts it first.
+        """
+        client = await self._connect()
+        self.requests += 1
+        try:
+            async with asyncio.timeout(self._settings.request_timeout_seconds):
+                return await client.send(node, request)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self.errors[kind] += 1
+            raise RequestError(f"{kind} to broker {node} failed: {_describe(exc)}") from exc
+
+    def count_error(self, kind: str, n: int = 1) -> None:
+        """Count errors a response carried inside it (per partition or per group)."""
+        self.errors[kind] += n
+
+    async def close(self) -> None:
+        """Close every connection."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _client_options(s: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "bootstrap_servers": s.bootstrap_servers,
+        "client_id": s.client_id,
+        "request_timeout_ms": int(s.request_timeout_seconds * 1000),
+        # The client refreshes its own broker list; it only routes requests.
+        "metadata_max_age_ms": int(max(s.poll_interval_seconds, 30) * 1000),
+        "security_protocol": s.security_protocol,
+    }
+    if s.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=s.ssl_cafile, certfile=s.ssl_certfile, keyfile=s.ssl_keyfile
+        )
+    if s.security_protocol.startswith("SASL") and s.sasl_password is not None:
+        options["sasl_mechanism"] = s.sasl_mechanism
+        options["sasl_plain_username"] = s.sasl_username
+        options["sasl_plain_password"] = s.sasl_password.get_secret_value()
+    return options

@@ -1,0 +1,59 @@
+"""Cluster metadata: live brokers and, per partition, leader, replicas, ISR and offline replicas."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka.protocol.metadata import MetadataRequest
+
+from broker_lag_exporter.model import Broker, BrokerId, Partition, TopicPartition
+from broker_lag_exporter.sources import SourceError
+from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError
+
+# Partition-level codes that still come with usable leadership data.
+_USABLE_PARTITION_ERRORS = frozenset(
+    {
+        0,
+        5,  # LEADER_NOT_AVAILABLE: leader is -1, the partition is offline
+        9,  # REPLICA_NOT_AVAILABLE: some replica is down, the rest is accurate
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """What one Metadata response says, after topic filtering."""
+
+    brokers: dict[BrokerId, Broker]
+    controller_id: BrokerId
+    partitions: dict[TopicPartition, Partition]
+
+
+async def fetch_metadata(conn: KafkaConnection, keep_topic: Callable[[str], bool]) -> Metadata:
+    """Fetch all topics' metadata without ever creating a topic.
+
+    A failure here fails the poll: nothing else can be attributed without it.
+    """
+    # allow_auto_topic_creation=False: a metadata read must never create topics.
+    request = MetadataRequest(topics=None, allow_auto_topic_creation=False)
+    try:
+        response = await conn.send(await conn.any_broker(), request, "metadata")
+    except RequestError as exc:
+        raise SourceError(str(exc)) from exc
+    brokers = {
+        int(node_id): Broker(int(node_id), host, int(port), rack or None)
+        for node_id, host, port, rack in response.brokers
+    }
+    partitions: dict[TopicPartition, Partition] = {}
+    for topic_error, topic, _internal, topic_partitions in response.topics:
+        if topic_error or not keep_topic(topic):
+            if topic_error:
+                conn.count_error("metadata")
+            continue
+        for error, index, leader, replicas, isr, offline in topic_partitions:
+            if error not in _USABLE_PARTITION_ERRORS:
+                conn.count_error("metadata")
+                continue
+            partitions[topic, index] = Partition(
+                leader=leader, replicas=tuple(replicas), isr=tuple(isr), offline=tuple(offline)
+            )
+    return Metadata(brokers, response.controller_id, partitions)
