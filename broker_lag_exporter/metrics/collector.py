@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from broker_lag_exporter.join import LagView, join
+from broker_lag_exporter.join.lag import LagView, join
 from broker_lag_exporter.metrics.exporter import exporter_metrics
 from broker_lag_exporter.metrics.kafka import (
     broker_metrics,

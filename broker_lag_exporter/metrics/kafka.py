@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from prometheus_client.core import Metric
 
-from broker_lag_exporter.join import LagView
+from broker_lag_exporter.join.lag import LagView
 from broker_lag_exporter.metrics.families import emit, families
 from broker_lag_exporter.model import KafkaSnapshot
 
