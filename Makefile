@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup setup-python demo test lint unit docs bench clean
+
+setup-python:
+	@scripts/setup-python.sh $(VENV)
+
+setup: setup-python
+	@scripts/setup-system.sh
+	@scripts/setup-kafka.sh
+	@scripts/setup-kube.sh
+
+demo: setup-python
+	@scripts/setup-kafka.sh
+	$(PY) -m harness.demo
+
+lint: setup-python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: setup-python
+	$(PY) -m pytest tests/unit -q
+
+test: setup lint
+	$(PY) -m pytest -q
+
+docs: setup-python
+	$(PY) -m broker_lag_exporter.docs
+
+bench: setup-python
+	@scripts/setup-kafka.sh
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
