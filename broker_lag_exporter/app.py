@@ -30,7 +30,7 @@ def build_sources(settings: Settings) -> list[Source[Any]]:
 def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
     """Return a registry holding only this exporter's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(store, per_partition=settings.granularity == "partition"))
+    registry.register(SnapshotCollector(store, settings))
     return registry
 
 

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     shard_index: int = Field(0, ge=0, description="this shard of consumer groups")
     shard_count: int = Field(1, ge=1, description="number of shards splitting consumer groups")
 
+    risk_min_brokers: int = Field(3, ge=1, description="fewer live brokers is a cluster finding")
+    risk_leader_share_factor: float = Field(
+        1.5, gt=1, description="a broker leading more than fair share x this is a finding"
+    )
+
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

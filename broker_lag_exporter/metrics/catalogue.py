@@ -117,6 +117,24 @@ METRICS: tuple[MetricSpec, ...] = (
     # Cluster.
     _m("kafka_cluster_partitions", "gauge", "Partitions in cluster metadata after topic filters."),
     _m("kafka_cluster_brokers", "gauge", "Live brokers in cluster metadata."),
+    # Risk findings: 1 a finding, 0 checked and fine, absent could not be evaluated.
+    _m(
+        "kafka_broker_risk",
+        "gauge",
+        "1 if the check found a risk on this broker (docs/risks.md).",
+        B,
+        "check",
+        source="risk",
+    ),
+    _m(
+        "kafka_group_risk",
+        "gauge",
+        "1 if the check found a risk for this consumer group.",
+        "group",
+        "check",
+        source="risk",
+    ),
+    _m("kafka_cluster_risk", "gauge", "1 if the cluster-wide check found a risk.", "check", source="risk"),
     # The exporter itself.
     _m("broker_lag_exporter_build_info", "info", "Version of the exporter.", "version", source="exporter"),
     _m(

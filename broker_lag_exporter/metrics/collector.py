@@ -1,11 +1,13 @@
 """The prometheus_client collector: renders the latest snapshots, never touches Kafka."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from broker_lag_exporter.join.lag import LagView, join
+from broker_lag_exporter.config import Settings
+from broker_lag_exporter.join.lag import join
 from broker_lag_exporter.metrics.exporter import exporter_metrics
 from broker_lag_exporter.metrics.kafka import (
     broker_metrics,
@@ -13,39 +15,53 @@ from broker_lag_exporter.metrics.kafka import (
     group_metrics,
     partition_metrics,
 )
+from broker_lag_exporter.metrics.risk import risk_metrics
 from broker_lag_exporter.model import KafkaSnapshot
+from broker_lag_exporter.risk import Facts, Finding
+from broker_lag_exporter.risk.engine import evaluate
 from broker_lag_exporter.snapshot import Store
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    inputs: tuple[object, ...]
+    facts: Facts
+    findings: tuple[Finding, ...]
 
 
 class SnapshotCollector(Collector):
     """Builds fresh families from the store on every scrape.
 
-    The join runs once per Kafka snapshot, not once per scrape: concurrent and
-    repeated scrapes of the same data share its result.
+    The join and the risk rules run once per new set of snapshots, not once per
+    scrape: repeated scrapes of the same data share their result.
     """
 
-    def __init__(self, store: Store, *, per_partition: bool = False) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
-        self._per_partition = per_partition
-        self._cached: tuple[KafkaSnapshot, LagView] | None = None
+        self._settings = settings
+        self._per_partition = settings.granularity == "partition"
+        self._joined: _Joined | None = None
 
-    def _view(self, snapshot: KafkaSnapshot) -> LagView:
-        cached = self._cached
-        if cached is not None and cached[0] is snapshot:
-            return cached[1]
-        view = join(snapshot, per_partition=self._per_partition)
-        self._cached = (snapshot, view)
-        return view
+    def _join(self) -> _Joined:
+        kafka = self._store.latest("kafka", KafkaSnapshot)
+        inputs: tuple[object, ...] = (kafka,)
+        cached = self._joined
+        if cached is not None and all(a is b for a, b in zip(cached.inputs, inputs, strict=True)):
+            return cached
+        lag = join(kafka, per_partition=self._per_partition) if kafka else None
+        facts = Facts(kafka=kafka, lag=lag)
+        self._joined = _Joined(inputs, facts, evaluate(facts, self._settings))
+        return self._joined
 
     def collect(self) -> Iterable[Metric]:
         """Yield every family for the current snapshots."""
         yield from exporter_metrics(self._store.health())
-        snapshot = self._store.latest("kafka", KafkaSnapshot)
-        if snapshot is None:
-            return
-        view = self._view(snapshot)
-        yield from broker_metrics(view, snapshot)
-        yield from group_metrics(view)
-        yield from cluster_metrics(view, snapshot)
-        if self._per_partition:
-            yield from partition_metrics(view)
+        joined = self._join()
+        facts = joined.facts
+        if facts.kafka is not None and facts.lag is not None:
+            yield from broker_metrics(facts.lag, facts.kafka)
+            yield from group_metrics(facts.lag)
+            yield from cluster_metrics(facts.lag, facts.kafka)
+            if self._per_partition:
+                yield from partition_metrics(facts.lag)
+        yield from risk_metrics(joined.findings)

@@ -1,0 +1,16 @@
+"""The list of risk rules and their evaluation."""
+
+from broker_lag_exporter.config import Settings
+from broker_lag_exporter.risk import Facts, Finding, Rule
+from broker_lag_exporter.risk.kafka import leader_concentration, too_few_brokers
+
+RULES: tuple[Rule, ...] = (
+    too_few_brokers,
+    leader_concentration,
+)
+
+
+def evaluate(facts: Facts, settings: Settings) -> tuple[Finding, ...]:
+    """Run every rule over the facts; order is stable for rendering."""
+    findings = [f for rule in RULES for f in rule(facts, settings)]
+    return tuple(sorted(findings, key=lambda f: (f.scope, f.check, f.subject)))
