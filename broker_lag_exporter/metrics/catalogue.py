@@ -40,7 +40,6 @@ METRICS: tuple[MetricSpec, ...] = (
         "port",
         "rack",
     ),
-    _m("kafka_broker_controller", "gauge", "1 on the broker metadata names as active controller.", B),
     _m(
         "kafka_broker_consumer_lag_messages",
         "gauge",
@@ -59,7 +58,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _m(
         "kafka_broker_leader_share_ratio",
         "gauge",
-        "Partitions this broker leads divided by all partitions with a leader.",
+        "Partitions this broker leads divided by all partitions.",
         B,
     ),
     _m(

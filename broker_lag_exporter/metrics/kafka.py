@@ -11,10 +11,9 @@ from broker_lag_exporter.model import KafkaSnapshot
 
 def broker_metrics(view: LagView, snapshot: KafkaSnapshot) -> Iterable[Metric]:
     """Yield every per-broker family."""
-    up, info, controller, lag, led, replicas, share, topics, urp, offline, imbalance = families(
+    up, info, lag, led, replicas, share, topics, urp, offline, imbalance = families(
         "kafka_broker_up",
         "kafka_broker_info",
-        "kafka_broker_controller",
         "kafka_broker_consumer_lag_messages",
         "kafka_broker_leader_partitions",
         "kafka_broker_replica_partitions",
@@ -27,7 +26,6 @@ def broker_metrics(view: LagView, snapshot: KafkaSnapshot) -> Iterable[Metric]:
     for row in view.brokers:
         b = (row.broker_id,)
         up.add(b, int(row.up))
-        controller.add(b, int(row.broker_id == snapshot.controller_id))
         lag.add(b, row.lag)
         led.add(b, row.leader_partitions)
         replicas.add(b, row.replica_partitions)
@@ -41,7 +39,7 @@ def broker_metrics(view: LagView, snapshot: KafkaSnapshot) -> Iterable[Metric]:
     (group_lag,) = families("kafka_broker_group_lag_messages")
     for (broker_id, group), value in sorted(view.broker_group_lag.items()):
         group_lag.add((broker_id, group), value)
-    return emit((up, info, controller, lag, group_lag, led, replicas, share, topics, urp, offline, imbalance))
+    return emit((up, info, lag, group_lag, led, replicas, share, topics, urp, offline, imbalance))
 
 
 def group_metrics(view: LagView) -> Iterable[Metric]:
