@@ -1,8 +1,10 @@
 """Settings: one frozen object from flags, environment and an optional YAML file."""
 
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -54,6 +56,51 @@ def _check_regex(pattern: str) -> str:
 Servers = Annotated[list[str], NoDecode, BeforeValidator(_split_csv), AfterValidator(_check_servers)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 Seconds = Annotated[float, Field(gt=0)]
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL with a host, got {url!r}")
+    return url
+
+
+def _split_endpoints(value: object) -> object:
+    """Accept `ID=URL[,ID=URL...]` from flags and environment; YAML gives a mapping."""
+    if not isinstance(value, str):
+        return value
+    pairs = [part.strip().partition("=") for part in value.split(",") if part.strip()]
+    bad = [key for key, sep, _ in pairs if not sep]
+    if bad:
+        raise ValueError(f"expected ID=URL pairs, got {', '.join(map(repr, bad))}")
+    return {key.strip(): url.strip() for key, _, url in pairs}
+
+
+def _check_endpoints(endpoints: dict[int, str]) -> dict[int, str]:
+    for url in endpoints.values():
+        _check_url(url)
+    return endpoints
+
+
+TEMPLATE_FIELDS = frozenset({"host", "port", "id"})
+
+
+def _check_template(template: str) -> str:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"invalid template {template!r}: {exc}") from exc
+    unknown = fields - TEMPLATE_FIELDS
+    if unknown:
+        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {{host}}, {{port}}, {{id}}")
+    _check_url(template.format(host="broker", port=9092, id=0))
+    return template
+
+
+JvmEndpoints = Annotated[
+    dict[int, str], NoDecode, BeforeValidator(_split_endpoints), AfterValidator(_check_endpoints)
+]
+UrlTemplate = Annotated[str, AfterValidator(_check_template)]
 
 
 class Settings(BaseSettings):
@@ -109,6 +156,21 @@ class Settings(BaseSettings):
     risk_min_brokers: int = Field(3, ge=1, description="fewer live brokers is a cluster finding")
     risk_leader_share_factor: float = Field(
         1.5, gt=1, description="a broker leading more than fair share x this is a finding"
+    )
+    risk_offheap_limit_ratio: float = Field(
+        0.7, gt=0, le=1, description="off-heap / container memory limit above this is a finding"
+    )
+
+    jvm_endpoints: JvmEndpoints = Field(
+        default_factory=dict,
+        description="broker JVM metrics pages, ID=URL[,ID=URL...]; win over jvm_url_template",
+    )
+    jvm_url_template: UrlTemplate | None = Field(
+        None,
+        description="JVM metrics page of each broker in Kafka metadata, e.g. http://{host}:9404/metrics",
+    )
+    jvm_max_page_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="a larger JVM metrics page counts as too_large"
     )
 
     log_format: Literal["auto", "json", "console"] = "auto"
