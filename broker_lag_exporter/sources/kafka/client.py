@@ -72,7 +72,8 @@ class KafkaConnection:
 
     def count_error(self, kind: str, n: int = 1) -> None:
         """Count errors a response carried inside it (per partition or per group)."""
-        self.errors[kind] += n
+        if n:
+            self.errors[kind] += n
 
     async def close(self) -> None:
         """Close every connection."""

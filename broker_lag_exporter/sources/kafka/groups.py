@@ -4,15 +4,21 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
-from aiokafka.protocol.admin import DescribeGroupsRequest, ListGroupsRequest
+from aiokafka.protocol.admin import ListGroupsRequest
 from aiokafka.protocol.commit import OffsetFetchRequest
 
 from broker_lag_exporter.model import BrokerId, Group, Member, TopicPartition
 from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError
+from broker_lag_exporter.sources.kafka.protocol import (
+    ConsumerGroupDescribeRequest,
+    DescribeGroupsRequest,
+)
 
 DESCRIBE_BATCH = 100
+GROUP_ID_NOT_FOUND = 69
 NO_OFFSET = -1
 
 
@@ -98,6 +104,16 @@ async def _describe_groups(conn: KafkaConnection, listed: Iterable[_Listed]) -> 
     async with asyncio.TaskGroup() as tg:
         for broker, names in chunks:
             tg.create_task(_describe_chunk(conn, broker, names, result))
+    for name in {n for _, names in chunks for n in names} - result.keys():
+        result[name] = _Described("Unknown", (), "missing from the DescribeGroups response")
+    # DescribeGroups cannot see KIP-848 groups: it calls them Dead (or fails).
+    # Ask ConsumerGroupDescribe about exactly those before counting anything.
+    retry = [(b, [n for n in names if result[n].error or result[n].state == "Dead"]) for b, names in chunks]
+    async with asyncio.TaskGroup() as tg:
+        for broker, names in retry:
+            if names:
+                tg.create_task(_describe_new_protocol(conn, broker, names, result))
+    conn.count_error("describe_groups", sum(1 for d in result.values() if d.error))
     return result
 
 
@@ -112,7 +128,6 @@ async def _describe_chunk(
         return
     for error, name, state, ptype, _protocol, members, *_ in response.groups:
         if error:
-            conn.count_error("describe_groups")
             into[name] = _Described("Unknown", (), f"DescribeGroups error code {error}")
             continue
         into[name] = _Described(
@@ -134,6 +149,39 @@ def _assignment(conn: KafkaConnection, protocol_type: str, raw: bytes | None) ->
         conn.count_error("member_assignment")
         return ()
     return tuple((topic, p) for topic, parts in decoded.assignment for p in parts)
+
+
+async def _describe_new_protocol(
+    conn: KafkaConnection, broker: BrokerId, names: list[str], into: dict[str, _Described]
+) -> None:
+    try:
+        response = await conn.send(broker, ConsumerGroupDescribeRequest(names), "describe_groups")
+    except RequestError:
+        return  # keep the DescribeGroups error already recorded for these groups
+    for error, message, name, state, *_epochs, members, _ops, _tags in response.groups:
+        if error == GROUP_ID_NOT_FOUND:
+            continue  # a classic group after all: keep what DescribeGroups said
+        if error:
+            into[name] = _Described("Unknown", (), f"ConsumerGroupDescribe error {error}: {message}")
+            continue
+        into[name] = _Described(state, tuple(_new_protocol_member(*m) for m in members))
+
+
+def _new_protocol_member(
+    member_id: str,
+    _instance: str,
+    _rack: str,
+    _epoch: int,
+    client_id: str,
+    host: str,
+    _topics: object,
+    _regex: object,
+    assignment: tuple[list[Any], object],
+    *_rest: object,
+) -> Member:
+    # Assignment topics are (topic_id, topic_name, partitions, tags).
+    assigned = tuple((t[1], p) for t in assignment[0] for p in t[2])
+    return Member(member_id, client_id, host.lstrip("/"), assigned)
 
 
 async def _committed(
