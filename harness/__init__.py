@@ -1,0 +1,1 @@
+"""Test harness: real components (Kafka, kube-apiserver, Prometheus) started by the tests."""
