@@ -17,14 +17,22 @@ from broker_lag_exporter.poller import poll_once, run_pollers
 from broker_lag_exporter.server import make_app, ssl_context
 from broker_lag_exporter.snapshot import Store
 from broker_lag_exporter.sources import Source
+from broker_lag_exporter.sources.jvm import JvmSource, endpoints_from, jvm_enabled
 from broker_lag_exporter.sources.kafka import KafkaSource
 
 log = structlog.get_logger(__name__)
 
 
-def build_sources(settings: Settings) -> list[Source[Any]]:
+# Sources that read other sources' snapshots: `once` polls them in a second round.
+READS_OTHERS = frozenset({"jvm"})
+
+
+def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
     """Return every source the settings enable."""
-    return [KafkaSource(settings)]
+    sources: list[Source[Any]] = [KafkaSource(settings)]
+    if jvm_enabled(settings):
+        sources.append(JvmSource(settings, endpoints_from(settings, store)))
+    return sources
 
 
 def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
@@ -37,7 +45,7 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
 async def serve(settings: Settings) -> None:
     """Poll in the background and serve HTTP until SIGINT or SIGTERM."""
     store = Store(settings.max_data_age_seconds)
-    sources = build_sources(settings)
+    sources = build_sources(settings, store)
     runner = web.AppRunner(make_app(build_registry(store, settings), store, settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.listen_host, settings.listen_port, ssl_context=ssl_context(settings))
@@ -68,10 +76,16 @@ async def serve(settings: Settings) -> None:
 async def once(settings: Settings) -> tuple[bytes, bool]:
     """Poll every source once; return the exposition and whether every source succeeded."""
     store = Store(settings.max_data_age_seconds)
-    sources = build_sources(settings)
+    sources = build_sources(settings, store)
+    polls: list[asyncio.Task[bool]] = []
     try:
-        async with asyncio.TaskGroup() as tg:
-            polls = [tg.create_task(poll_once(s, store, settings.collect_timeout_seconds)) for s in sources]
+        for late in (False, True):
+            async with asyncio.TaskGroup() as tg:
+                polls += [
+                    tg.create_task(poll_once(s, store, settings.collect_timeout_seconds))
+                    for s in sources
+                    if (s.name in READS_OTHERS) == late
+                ]
     finally:
         for source in sources:
             await source.close()

@@ -116,6 +116,67 @@ METRICS: tuple[MetricSpec, ...] = (
     # Cluster.
     _m("kafka_cluster_partitions", "gauge", "Partitions in cluster metadata after topic filters."),
     _m("kafka_cluster_brokers", "gauge", "Live brokers in cluster metadata."),
+    # Per broker JVM memory, from each broker's JVM metrics page; defined in docs.py NOTES.
+    _m(
+        "kafka_broker_offheap_bytes",
+        "gauge",
+        "Off-heap memory of the broker JVM: non-heap areas plus the direct buffer pool.",
+        B,
+        source="jvm",
+    ),
+    _m(
+        "kafka_broker_offheap_limit_ratio",
+        "gauge",
+        "kafka_broker_offheap_bytes divided by the broker container's memory limit (only with a limit).",
+        B,
+        source="jvm",
+    ),
+    _m(
+        "kafka_broker_jvm_memory_used_bytes",
+        "gauge",
+        "JVM memory in use by area (heap, nonheap).",
+        B,
+        "area",
+        source="jvm",
+    ),
+    _m(
+        "kafka_broker_jvm_memory_max_bytes",
+        "gauge",
+        "Maximum JVM memory by area (heap only, when the JVM sets one).",
+        B,
+        "area",
+        source="jvm",
+    ),
+    _m(
+        "kafka_broker_jvm_buffer_pool_used_bytes",
+        "gauge",
+        "JVM buffer pool bytes in use (direct, mapped); mapped is file-backed, not off-heap.",
+        B,
+        "pool",
+        source="jvm",
+    ),
+    _m(
+        "broker_lag_exporter_jvm_scrape_up",
+        "gauge",
+        "1 if the broker's JVM metrics page was read and understood in the last poll.",
+        B,
+        source="jvm",
+    ),
+    _m(
+        "broker_lag_exporter_jvm_scrape_duration_seconds",
+        "gauge",
+        "Time taken to fetch and read the broker's JVM metrics page in the last poll.",
+        B,
+        source="jvm",
+    ),
+    _m(
+        "broker_lag_exporter_jvm_scrape_errors_total",
+        "counter",
+        "Failed reads of the broker's JVM metrics page since start, by reason.",
+        B,
+        "reason",
+        source="jvm",
+    ),
     # Risk findings: 1 a finding, 0 checked and fine, absent could not be evaluated.
     _m(
         "kafka_broker_risk",

@@ -8,7 +8,9 @@ from prometheus_client.registry import Collector
 
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.join.lag import join
+from broker_lag_exporter.join.memory import join_memory
 from broker_lag_exporter.metrics.exporter import exporter_metrics
+from broker_lag_exporter.metrics.jvm import memory_metrics, scrape_metrics
 from broker_lag_exporter.metrics.kafka import (
     broker_metrics,
     cluster_metrics,
@@ -16,7 +18,7 @@ from broker_lag_exporter.metrics.kafka import (
     partition_metrics,
 )
 from broker_lag_exporter.metrics.risk import risk_metrics
-from broker_lag_exporter.model import KafkaSnapshot
+from broker_lag_exporter.model import JvmSnapshot, KafkaSnapshot
 from broker_lag_exporter.risk import Facts, Finding
 from broker_lag_exporter.risk.engine import evaluate
 from broker_lag_exporter.snapshot import Store
@@ -44,12 +46,15 @@ class SnapshotCollector(Collector):
 
     def _join(self) -> _Joined:
         kafka = self._store.latest("kafka", KafkaSnapshot)
-        inputs: tuple[object, ...] = (kafka,)
+        jvm = self._store.latest("jvm", JvmSnapshot)
+        inputs: tuple[object, ...] = (kafka, jvm)
         cached = self._joined
         if cached is not None and all(a is b for a, b in zip(cached.inputs, inputs, strict=True)):
             return cached
         lag = join(kafka, per_partition=self._per_partition) if kafka else None
-        facts = Facts(kafka=kafka, lag=lag)
+        # Container memory limits arrive with the Kubernetes source; none known yet.
+        memory = join_memory(jvm, limits={}) if jvm else None
+        facts = Facts(kafka=kafka, lag=lag, jvm=jvm, memory=memory)
         self._joined = _Joined(inputs, facts, evaluate(facts, self._settings))
         return self._joined
 
@@ -64,4 +69,7 @@ class SnapshotCollector(Collector):
             yield from cluster_metrics(facts.lag, facts.kafka)
             if self._per_partition:
                 yield from partition_metrics(facts.lag)
+        if facts.jvm is not None and facts.memory is not None:
+            yield from memory_metrics(facts.memory)
+            yield from scrape_metrics(facts.jvm)
         yield from risk_metrics(joined.findings)

@@ -6,7 +6,8 @@ from typing import Literal
 
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.join.lag import LagView
-from broker_lag_exporter.model import KafkaSnapshot
+from broker_lag_exporter.join.memory import MemoryView
+from broker_lag_exporter.model import JvmSnapshot, KafkaSnapshot
 
 Scope = Literal["broker", "group", "cluster"]
 Severity = Literal["info", "warning", "critical"]
@@ -34,6 +35,8 @@ class Facts:
 
     kafka: KafkaSnapshot | None = None
     lag: LagView | None = None
+    jvm: JvmSnapshot | None = None
+    memory: MemoryView | None = None
 
 
 Rule = Callable[[Facts, Settings], Iterable[Finding]]

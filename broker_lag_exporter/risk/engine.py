@@ -3,10 +3,12 @@
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.risk import Facts, Finding, Rule
 from broker_lag_exporter.risk.kafka import leader_concentration, too_few_brokers
+from broker_lag_exporter.risk.memory import offheap_near_limit
 
 RULES: tuple[Rule, ...] = (
     too_few_brokers,
     leader_concentration,
+    offheap_near_limit,
 )
 
 
