@@ -7,7 +7,6 @@ Prometheus' job (`promtool check rules`, `/api/v1/format_query`).
 """
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -85,41 +84,96 @@ def _skip_group(tokens: list[Token], i: int, open_: str, close: str) -> int:
     raise PromQLSyntaxError(f"unbalanced {open_!r}")
 
 
-def _matcher_names(tokens: list[Token], start: int, end: int) -> Iterator[str]:
-    """Yield the values of `__name__="..."` matchers inside a `{...}` block."""
-    for j in range(start, end - 2):
-        if tokens[j].text == "__name__" and tokens[j + 1].text == "=":
-            yield tokens[j + 2].text[1:-1]
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """One vector selector: its metric name, label matchers, range and enclosing function."""
+
+    name: str | None
+    matchers: tuple[tuple[str, str, str], ...]  # (label, operator, unquoted value)
+    range: str | None  # the text between [ and ] right after it, if any
+    function: str | None  # the innermost function call around it, if any
+
+    def matcher(self, label: str) -> tuple[str, str] | None:
+        """Return (operator, value) of the label's matcher, if there is one."""
+        return next(((op, value) for name, op, value in self.matchers if name == label), None)
+
+
+def _matchers(tokens: list[Token], start: int, end: int) -> tuple[tuple[str, str, str], ...]:
+    """Parse the `label op "value", ...` list between tokens[start] == '{' and tokens[end - 1] == '}'."""
+    body = tokens[start + 1 : end - 1]
+    found: list[tuple[str, str, str]] = []
+    k = 0
+    while k < len(body):
+        label, op, value = (body[k : k + 3] + [Token("", "")] * 3)[:3]
+        if label.kind != "ident" or op.text not in {"=", "!=", "=~", "!~"} or value.kind != "string":
+            raise PromQLSyntaxError(f"malformed label matcher: {label.text}{op.text}{value.text}")
+        found.append((label.text, op.text, value.text[1:-1]))
+        k += 3
+        if k < len(body) and body[k].text != ",":
+            raise PromQLSyntaxError(f"expected ',' between label matchers, got {body[k].text!r}")
+        k += 1
+    return tuple(found)
+
+
+def selectors(expr: str) -> list[Selector]:
+    """Return every vector selector of the expression, in order."""
+    tokens = tokenize(expr)
+    found: list[Selector] = []
+    calls: list[str | None] = []  # one entry per open parenthesis: the function it calls
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        prev = tokens[i - 1].text if i else ""
+        nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
+        if tok.text == "(":
+            calls.append(prev if prev in FUNCTIONS or prev in AGGREGATIONS else None)
+        elif tok.text == ")":
+            if not calls:
+                raise PromQLSyntaxError(f"unbalanced ')' in {expr!r}")
+            calls.pop()
+        elif tok.text == "[":  # a subquery's range: durations and variables only
+            i = _skip_group(tokens, i, "[", "]")
+            continue
+        elif tok.kind == "ident" and tok.text in LABEL_LISTS and nxt == "(":
+            i = _skip_group(tokens, i + 1, "(", ")")
+            continue
+        elif tok.kind == "ident" and nxt == "(" and tok.text not in KEYWORDS:
+            if tok.text not in FUNCTIONS and tok.text not in AGGREGATIONS:
+                raise PromQLSyntaxError(f"unknown function {tok.text!r} in {expr!r}")
+        elif tok.text == "{" or (tok.kind == "ident" and _is_metric(tok.text)):
+            i = _selector(tokens, i, calls[-1] if calls else None, found)
+            continue
+        i += 1
+    if calls:
+        raise PromQLSyntaxError(f"unbalanced '(' in {expr!r}")
+    return found
+
+
+def _is_metric(word: str) -> bool:
+    return word not in KEYWORDS and word not in AGGREGATIONS and word.lower() not in LITERALS
+
+
+def _selector(tokens: list[Token], i: int, function: str | None, found: list[Selector]) -> int:
+    """Parse the selector starting at tokens[i]; append it and return the index after it."""
+    name = tokens[i].text if tokens[i].kind == "ident" else None
+    j = i + 1 if name else i
+    matchers: tuple[tuple[str, str, str], ...] = ()
+    if j < len(tokens) and tokens[j].text == "{":
+        end = _skip_group(tokens, j, "{", "}")
+        matchers, j = _matchers(tokens, j, end), end
+    if name is None:
+        name = next((value for label, op, value in matchers if label == "__name__" and op == "="), None)
+    range_ = None
+    if j < len(tokens) and tokens[j].text == "[":
+        end = _skip_group(tokens, j, "[", "]")
+        range_, j = "".join(t.text for t in tokens[j + 1 : end - 1]), end
+    found.append(Selector(name, matchers, range_, function))
+    return j
 
 
 def metric_names(expr: str) -> frozenset[str]:
     """Return the metric names the expression selects (by name or `__name__` matcher)."""
-    tokens = tokenize(expr)
-    names: set[str] = set()
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
-        if tok.text == "[":  # a range or subquery: durations and variables only
-            i = _skip_group(tokens, i, "[", "]")
-            continue
-        if tok.text == "{":
-            end = _skip_group(tokens, i, "{", "}")
-            names.update(_matcher_names(tokens, i, end))
-            i = end
-            continue
-        if tok.kind == "ident":
-            word = tok.text
-            if word in LABEL_LISTS and nxt == "(":
-                i = _skip_group(tokens, i + 1, "(", ")")
-                continue
-            if nxt == "(" and word not in KEYWORDS:
-                if word not in FUNCTIONS and word not in AGGREGATIONS:
-                    raise PromQLSyntaxError(f"unknown function {word!r} in {expr!r}")
-            elif word not in KEYWORDS and word not in AGGREGATIONS and word.lower() not in LITERALS:
-                names.add(word)
-        i += 1
-    return frozenset(names)
+    return frozenset(s.name for s in selectors(expr) if s.name is not None)
 
 
 # Series Prometheus itself writes for every target: dashboards and alerts may use them.

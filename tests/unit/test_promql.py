@@ -2,7 +2,7 @@
 
 import pytest
 
-from bundle.promql import PromQLSyntaxError, metric_names
+from bundle.promql import PromQLSyntaxError, Selector, metric_names, selectors
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,24 @@ def test_metric_names(expr: str, names: set[str]) -> None:
 def test_rejects_what_prometheus_would(expr: str) -> None:
     with pytest.raises(PromQLSyntaxError):
         metric_names(expr)
+
+
+def test_selectors_carry_matchers_range_and_enclosing_function() -> None:
+    expr = (
+        'sum by (broker_id) (rate(errors_total{job=~"$job", instance=~"$instance"}[$__rate_interval]))'
+        ' / on (job) group_left () deriv(lag{job="a"}[5m:1m]) + {__name__="n"}'
+    )
+    first, second, third = selectors(expr)
+    assert first == Selector(
+        "errors_total", (("job", "=~", "$job"), ("instance", "=~", "$instance")), "$__rate_interval", "rate"
+    )
+    assert first.matcher("instance") == ("=~", "$instance")
+    assert first.matcher("group") is None
+    assert (second.name, second.range, second.function) == ("lag", "5m:1m", "deriv")
+    assert (third.name, third.range, third.function) == ("n", None, None)
+
+
+@pytest.mark.parametrize("expr", ['a{b~"c"}', "sum(a))", "sum((a)", 'a{b="c" d="e"}'])
+def test_selectors_reject_malformed_expressions(expr: str) -> None:
+    with pytest.raises(PromQLSyntaxError):
+        selectors(expr)

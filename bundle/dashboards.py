@@ -1,0 +1,570 @@
+"""The four shipped dashboards, as code: `python -m bundle` writes them to dashboards/."""
+
+from collections.abc import Sequence
+
+from bundle.grafana import (
+    JSON,
+    SCOPE,
+    Panel,
+    Query,
+    dashboard,
+    layout,
+    query_variable,
+    scope_variables,
+    sel,
+)
+
+BROKER = 'broker_id=~"$broker_id"'
+GROUP = 'group=~"$group"'
+KEEP = "${datasource:queryparam}&${job:queryparam}&${instance:queryparam}&${__url_time_range}"
+TO_BROKER = {
+    "title": "Broker drill-down",
+    "url": f"/d/ble-broker/kafka-broker-drill-down?var-broker_id=${{__field.labels.broker_id}}&{KEEP}",
+}
+TO_GROUP = {
+    "title": "Consumer group",
+    "url": f"/d/ble-group/kafka-consumer-group?var-group=${{__field.labels.group}}&{KEEP}",
+}
+# 0/1 gauges shown as words.
+FINDING = {
+    "mappings": [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": "ok", "color": "green", "index": 0},
+                "1": {"text": "finding", "color": "red", "index": 1},
+            },
+        }
+    ]
+}
+UP_DOWN = {
+    "mappings": [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": "down", "color": "red", "index": 0},
+                "1": {"text": "up", "color": "green", "index": 1},
+            },
+        }
+    ]
+}
+TIMESERIES_OPTIONS: JSON = {
+    "legend": {
+        "displayMode": "table",
+        "placement": "right",
+        "showLegend": True,
+        "calcs": ["lastNotNull", "max"],
+    },
+    "tooltip": {"mode": "multi", "sort": "desc"},
+}
+STAT_OPTIONS: JSON = {
+    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+    "colorMode": "value",
+    "graphMode": "area",
+    "justifyMode": "auto",
+    "orientation": "auto",
+    "textMode": "auto",
+}
+HIDE_COLUMNS = {"Time": True, "__name__": True, "job": True}
+
+
+def timeseries(
+    title: str, description: str, unit: str, *queries: Query, width: int = 12, links: Sequence[JSON] = ()
+) -> Panel:
+    """Return a time series panel with a table legend sorted by value."""
+    defaults: JSON = {"custom": {"fillOpacity": 10, "showPoints": "never"}}
+    if links:
+        defaults["links"] = list(links)
+    return Panel("timeseries", title, description, unit, queries, width, 8, TIMESERIES_OPTIONS, defaults)
+
+
+def stat(
+    title: str,
+    description: str,
+    unit: str,
+    *queries: Query,
+    width: int = 4,
+    text_mode: str = "auto",
+    **defaults: object,
+) -> Panel:
+    """Return a single-value panel of each query's last value."""
+    options = STAT_OPTIONS | {"textMode": text_mode}
+    return Panel("stat", title, description, unit, queries, width, 4, options, dict(defaults))
+
+
+def table(
+    title: str,
+    description: str,
+    unit: str,
+    *queries: Query,
+    width: int = 24,
+    rename: dict[str, str] | None = None,
+    defaults: JSON | None = None,
+) -> Panel:
+    """Return a table of instant queries merged on their labels."""
+    transformations: list[JSON] = [{"id": "merge", "options": {}}] if len(queries) > 1 else []
+    transformations.append(
+        {"id": "organize", "options": {"excludeByName": HIDE_COLUMNS, "renameByName": rename or {}}}
+    )
+    options: JSON = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"]}}
+    return Panel(
+        "table", title, description, unit, queries, width, 8, options, defaults or {}, transformations
+    )
+
+
+def _risk_table(title: str, description: str, *matchers: str) -> Panel:
+    return table(
+        title,
+        description,
+        "none",
+        Query(f"sort_desc({sel('kafka_broker_risk', *matchers)})", table=True),
+        Query(f"sort_desc({sel('kafka_cluster_risk')})", table=True),
+        width=12,
+        rename={"Value #A": "broker finding", "Value #B": "cluster finding"},
+        defaults=FINDING,
+    )
+
+
+def brokers_at_a_glance() -> JSON:
+    """Return the overview: which broker holds the lag, and which brokers are at risk."""
+    lag = sel("kafka_broker_consumer_lag_messages")
+    share = f"{lag} / ignoring (broker_id) group_left () sum without (broker_id) ({lag})"
+    panels: list[Panel] = [
+        stat(
+            "Broker holding the most lag",
+            "The broker leading the partitions with the most consumer lag (all groups). Lag is "
+            "attributed to the leader because it serves the fetches: a slow broker shows here first.",
+            "short",
+            Query(f"topk(1, {lag})", "broker {{broker_id}}"),
+            width=6,
+            text_mode="value_and_name",
+        ),
+        stat(
+            "Its share of all lag",
+            "Fraction of all consumer lag on partitions led by the broker above. Near 100% on a "
+            "multi-broker cluster means a broker problem, not a consumer problem.",
+            "percentunit",
+            Query(f"topk(1, {share})", "broker {{broker_id}}"),
+            width=5,
+        ),
+        stat(
+            "Total consumer lag",
+            "Lag in messages of every exported consumer group, summed over all brokers.",
+            "short",
+            Query(f"sum({lag})"),
+            width=4,
+        ),
+        stat(
+            "Brokers up / down",
+            "Brokers in cluster metadata (up) and brokers seen before but missing from it (down).",
+            "none",
+            Query(f"sum({sel('kafka_broker_up')})", "up"),
+            Query(f"sum(1 - {sel('kafka_broker_up')})", "down"),
+            width=5,
+        ),
+        stat(
+            "Risk findings",
+            "Risk checks currently reporting a broker or the cluster (docs/risks.md).",
+            "none",
+            Query(f"sum({sel('kafka_broker_risk')}) + sum({sel('kafka_cluster_risk')})"),
+            width=4,
+        ),
+        timeseries(
+            "Consumer lag per broker",
+            "Lag in messages of all groups on the partitions each broker leads. Click a series to "
+            "open the broker drill-down.",
+            "short",
+            Query(f"sum by (broker_id) ({lag})", "broker {{broker_id}}"),
+            links=[TO_BROKER],
+        ),
+        timeseries(
+            "Lag growth per broker",
+            "Per-second change of each broker's lag (deriv over the rate interval, in messages per "
+            "second): above zero the consumers fall further behind on that broker.",
+            "short",
+            Query(f"sum by (broker_id) (deriv({lag}[$__rate_interval]))", "broker {{broker_id}}"),
+        ),
+        table(
+            "Brokers",
+            "One line per broker: presence in metadata, lag, leadership and replication health. "
+            "Leader share is partitions led over all partitions with a leader; topics led is the "
+            "broker's blast radius.",
+            "short",
+            Query(sel("kafka_broker_up"), table=True),
+            Query(lag, table=True),
+            Query(sel("kafka_broker_leader_partitions"), table=True),
+            Query(sel("kafka_broker_leader_share_ratio"), table=True),
+            Query(sel("kafka_broker_topics_led"), table=True),
+            Query(sel("kafka_broker_under_replicated_partitions"), table=True),
+            Query(sel("kafka_broker_offline_partitions"), table=True),
+            rename={
+                "Value #A": "up",
+                "Value #B": "lag",
+                "Value #C": "partitions led",
+                "Value #D": "leader share",
+                "Value #E": "topics led",
+                "Value #F": "under-replicated",
+                "Value #G": "offline",
+            },
+            defaults={"links": [TO_BROKER]},
+        ),
+        timeseries(
+            "Leader share per broker",
+            "Partitions each broker leads divided by all partitions with a leader. Fair share is "
+            "1 / brokers; far above it, one failure moves most leaderships at once.",
+            "percentunit",
+            Query(sel("kafka_broker_leader_share_ratio"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "Topics led per broker",
+            "Topics with at least one partition led by the broker: the topics its failure touches.",
+            "short",
+            Query(sel("kafka_broker_topics_led"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "Broker up",
+            "1 while the broker is in cluster metadata, 0 when it is known but missing (stopped, "
+            "fenced or cut off from the controller).",
+            "none",
+            Query(sel("kafka_broker_up"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "Under-replicated and offline partitions",
+            "Partitions led by each broker with fewer in-sync replicas than replicas, and "
+            "leaderless partitions last led by it.",
+            "short",
+            Query(sel("kafka_broker_under_replicated_partitions"), "under-replicated, broker {{broker_id}}"),
+            Query(sel("kafka_broker_offline_partitions"), "offline, broker {{broker_id}}"),
+        ),
+        _risk_table(
+            "Risk findings",
+            "Every evaluated risk check per broker and for the cluster: 'finding' means the check "
+            "reports a risk (docs/risks.md explains each check and its fix).",
+        ),
+        timeseries(
+            "Preferred leader imbalance",
+            "Partitions each broker leads although their preferred leader is another broker: "
+            "leadership drift a preferred leader election would undo.",
+            "short",
+            Query(sel("kafka_broker_preferred_leader_imbalance"), "broker {{broker_id}}"),
+        ),
+    ]
+    return dashboard(
+        "ble-brokers",
+        "Kafka brokers at a glance",
+        "Which broker holds the consumer lag, and which brokers are at risk (broker-lag-exporter).",
+        scope_variables(),
+        layout(panels),
+    )
+
+
+def broker_drill_down() -> JSON:
+    """Return one broker's lag, leadership and findings."""
+    broker_variable = query_variable(
+        "broker_id",
+        f"label_values(kafka_broker_up{{{SCOPE}}}, broker_id)",
+        label="Broker",
+        multi=False,
+    )
+
+    def b(metric: str) -> str:
+        return sel(metric, BROKER)
+
+    panels: list[Panel] = [
+        stat(
+            "Up",
+            "1 while the broker is in cluster metadata.",
+            "none",
+            Query(b("kafka_broker_up")),
+            defaults=UP_DOWN,
+        ),
+        stat(
+            "Consumer lag",
+            "Lag in messages of all groups on partitions this broker leads.",
+            "short",
+            Query(b("kafka_broker_consumer_lag_messages")),
+        ),
+        stat(
+            "Partitions led",
+            "Partitions this broker leads.",
+            "short",
+            Query(b("kafka_broker_leader_partitions")),
+        ),
+        stat(
+            "Leader share",
+            "Partitions this broker leads over all partitions with a leader.",
+            "percentunit",
+            Query(b("kafka_broker_leader_share_ratio")),
+        ),
+        stat(
+            "Topics led",
+            "Topics with at least one partition led by this broker.",
+            "short",
+            Query(b("kafka_broker_topics_led")),
+        ),
+        stat(
+            "Replicas",
+            "Partitions with a replica on this broker, leader or follower.",
+            "short",
+            Query(b("kafka_broker_replica_partitions")),
+        ),
+        timeseries(
+            "Consumer lag",
+            "Lag in messages of all groups on partitions this broker leads.",
+            "short",
+            Query(b("kafka_broker_consumer_lag_messages"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "Lag per consumer group on this broker",
+            "The ten groups with the most lag on partitions this broker leads. One group alone "
+            "points at its consumers; many groups together point at the broker.",
+            "short",
+            Query(f"topk(10, {b('kafka_broker_group_lag_messages')})", "{{group}}"),
+            links=[TO_GROUP],
+        ),
+        timeseries(
+            "Leadership",
+            "Partitions this broker leads and holds a replica of.",
+            "short",
+            Query(b("kafka_broker_leader_partitions"), "led"),
+            Query(b("kafka_broker_replica_partitions"), "replicas"),
+        ),
+        timeseries(
+            "Replication health",
+            "Under-replicated partitions it leads, leaderless partitions it last led, and "
+            "partitions it leads whose preferred leader is another broker.",
+            "short",
+            Query(b("kafka_broker_under_replicated_partitions"), "under-replicated"),
+            Query(b("kafka_broker_offline_partitions"), "offline"),
+            Query(b("kafka_broker_preferred_leader_imbalance"), "preferred leader elsewhere"),
+        ),
+        table(
+            "Broker address",
+            "Host, port and rack the broker registers in cluster metadata.",
+            "none",
+            Query(b("kafka_broker_info"), table=True),
+            width=12,
+        ),
+        _risk_table(
+            "Risk findings",
+            "Risk checks evaluated for this broker and for the cluster; 'finding' means a risk "
+            "(docs/risks.md).",
+            BROKER,
+        ),
+    ]
+    return dashboard(
+        "ble-broker",
+        "Kafka broker drill-down",
+        "One Kafka broker: its lag by consumer group, leadership and risk findings (broker-lag-exporter).",
+        [*scope_variables(), broker_variable],
+        layout(panels),
+    )
+
+
+def consumer_group() -> JSON:
+    """Return a consumer group's lag and the brokers it lags on."""
+    group_variable = query_variable(
+        "group", f"label_values(kafka_group_lag_messages{{{SCOPE}}}, group)", label="Consumer group"
+    )
+
+    def g(metric: str) -> str:
+        return sel(metric, GROUP)
+
+    panels: list[Panel] = [
+        stat(
+            "Lag",
+            "Lag in messages of the selected groups over all partitions.",
+            "short",
+            Query(f"sum({g('kafka_group_lag_messages')})"),
+        ),
+        stat(
+            "Members", "Members of the selected groups.", "short", Query(f"sum({g('kafka_group_members')})")
+        ),
+        stat(
+            "Committed partitions",
+            "Partitions with a committed offset.",
+            "short",
+            Query(f"sum({g('kafka_group_committed_partitions')})"),
+        ),
+        stat(
+            "Uncommitted partitions",
+            "Partitions assigned to a member but never committed: consumed, yet not counted as lag.",
+            "short",
+            Query(f"sum({g('kafka_group_uncommitted_partitions')})"),
+        ),
+        stat(
+            "Brokers lagged on",
+            "Brokers leading at least one partition where the selected groups lag.",
+            "short",
+            Query(f"count(sum by (broker_id) ({g('kafka_broker_group_lag_messages')}) > 0) or vector(0)"),
+            width=8,
+        ),
+        timeseries(
+            "Lag per broker",
+            "The selected groups' lag on the partitions each broker leads: the brokers this group "
+            "lags on. Click a series to open the broker drill-down.",
+            "short",
+            Query(f"sum by (broker_id) ({g('kafka_broker_group_lag_messages')})", "broker {{broker_id}}"),
+            links=[TO_BROKER],
+        ),
+        timeseries(
+            "Lag per group",
+            "Lag in messages of each selected group over all its partitions.",
+            "short",
+            Query(g("kafka_group_lag_messages"), "{{group}}"),
+        ),
+        Panel(
+            "bargauge",
+            "Where the lag is now",
+            "The selected groups' current lag per broker, largest first.",
+            "short",
+            [
+                Query(
+                    f"sort_desc(sum by (broker_id) ({g('kafka_broker_group_lag_messages')}))",
+                    "broker {{broker_id}}",
+                )
+            ],
+            12,
+            8,
+            {
+                "displayMode": "gradient",
+                "orientation": "horizontal",
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                "showUnfilled": True,
+            },
+            {"links": [TO_BROKER]},
+        ),
+        table(
+            "Group state",
+            "State, protocol and coordinator broker of each selected group.",
+            "none",
+            Query(g("kafka_group_info"), table=True),
+            width=12,
+        ),
+        timeseries(
+            "Lag per partition",
+            "The twenty partitions with the most lag, labelled with their leader. Needs the "
+            "exporter's --granularity partition; empty otherwise.",
+            "short",
+            Query(
+                f"topk(20, {g('kafka_partition_lag_messages')})",
+                "{{group}} {{topic}}/{{partition}} (broker {{broker_id}})",
+            ),
+        ),
+        timeseries(
+            "Groups with the most lag",
+            "The ten groups with the most lag in the cluster, whatever the group selection. Click "
+            "a series to open that group.",
+            "short",
+            Query(f"topk(10, {sel('kafka_group_lag_messages')})", "{{group}}"),
+            links=[TO_GROUP],
+        ),
+    ]
+    return dashboard(
+        "ble-group",
+        "Kafka consumer group",
+        "A consumer group's lag and the brokers it lags on (broker-lag-exporter).",
+        [*scope_variables(), group_variable],
+        layout(panels),
+    )
+
+
+def exporter_health() -> JSON:
+    """Return the exporter's own health: scrapes, sources, poll durations and errors."""
+    requests = sel("broker_lag_exporter_kafka_requests")
+    panels: list[Panel] = [
+        stat(
+            "Exporter up",
+            "Prometheus' scrape of the exporter: 1 when it answered.",
+            "none",
+            Query(sel("up")),
+            width=6,
+            defaults=UP_DOWN,
+        ),
+        stat(
+            "Sources up",
+            "Sources whose last poll succeeded with fresh data, over all sources.",
+            "percentunit",
+            Query(f"avg({sel('broker_lag_exporter_source_up')})"),
+            width=6,
+        ),
+        table(
+            "Version",
+            "The exporter's version per instance.",
+            "none",
+            Query(sel("broker_lag_exporter_build_info"), table=True),
+            width=12,
+        ),
+        timeseries(
+            "Source up",
+            "1 while the source's last poll succeeded and its data is younger than --max-data-age-seconds.",
+            "none",
+            Query(sel("broker_lag_exporter_source_up"), "{{source}} {{instance}}"),
+        ),
+        timeseries(
+            "Data age",
+            "Seconds since each source's last successful poll; alerts fire past 10 minutes.",
+            "s",
+            Query(
+                f"time() - {sel('broker_lag_exporter_source_last_success_timestamp_seconds')}",
+                "{{source}} {{instance}}",
+            ),
+        ),
+        timeseries(
+            "Poll duration",
+            "Duration of each source's last poll; compare with --poll-interval-seconds and "
+            "--collect-timeout-seconds.",
+            "s",
+            Query(sel("broker_lag_exporter_source_duration_seconds"), "{{source}} {{instance}}"),
+        ),
+        timeseries(
+            "Poll errors",
+            "Failed polls per second, by source.",
+            "short",
+            Query(
+                f"rate({sel('broker_lag_exporter_source_errors_total')}[$__rate_interval])",
+                "{{source}} {{instance}}",
+            ),
+        ),
+        timeseries(
+            "Kafka requests per poll",
+            "Requests the last Kafka poll sent (batched per broker, so it grows with brokers and "
+            "groups, not partitions), and the failed ones (partial data is still served).",
+            "short",
+            Query(requests, "requests {{instance}}"),
+            Query(
+                f"sum by (job, instance) ({sel('broker_lag_exporter_kafka_request_errors')})"
+                f" or sum by (job, instance) (0 * {requests})",
+                "failed {{instance}}",
+            ),
+        ),
+        timeseries(
+            "Scrape duration",
+            "How long Prometheus' scrape of /metrics took: the exporter serves the latest snapshot, "
+            "so this stays in milliseconds however slow Kafka is.",
+            "s",
+            Query(sel("scrape_duration_seconds"), "{{instance}}"),
+        ),
+        timeseries(
+            "Cluster size seen",
+            "Live brokers and partitions (after topic filters) in the exporter's latest metadata.",
+            "short",
+            Query(sel("kafka_cluster_brokers"), "brokers {{instance}}"),
+            Query(sel("kafka_cluster_partitions"), "partitions {{instance}}"),
+        ),
+    ]
+    return dashboard(
+        "ble-exporter",
+        "broker-lag-exporter health",
+        "Is the exporter up, are its sources fresh, how long do polls and scrapes take.",
+        scope_variables(),
+        layout(panels),
+    )
+
+
+DASHBOARDS = {
+    "brokers-at-a-glance.json": brokers_at_a_glance,
+    "broker-drill-down.json": broker_drill_down,
+    "consumer-group.json": consumer_group,
+    "exporter-health.json": exporter_health,
+}
