@@ -103,6 +103,39 @@ JvmEndpoints = Annotated[
 UrlTemplate = Annotated[str, AfterValidator(_check_template)]
 
 
+def _split_semicolons(value: object) -> object:
+    # Label selectors contain commas, so flags and environment separate them with ";".
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+def _check_selectors(selectors: list[str]) -> list[str]:
+    from broker_lag_exporter.sources.kubernetes.objects import parse_selector_string  # noqa: PLC0415
+
+    for selector in selectors:
+        parse_selector_string(selector)
+    return selectors
+
+
+def _check_id_rule(rule: str) -> str:
+    from broker_lag_exporter.sources.kubernetes.mapping import parse_id_rule  # noqa: PLC0415
+
+    parse_id_rule(rule)
+    return rule
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+Selectors = Annotated[
+    list[str], NoDecode, BeforeValidator(_split_semicolons), AfterValidator(_check_selectors)
+]
+IdRule = Annotated[str, AfterValidator(_check_id_rule)]
+RegexList = Annotated[
+    list[str], NoDecode, BeforeValidator(_split_csv), AfterValidator(lambda p: [_check_regex(r) for r in p])
+]
+STRIMZI_BROKERS = "strimzi.io/component-type=kafka,strimzi.io/broker-role!=false"
+
+
 class Settings(BaseSettings):
     """Every option of the exporter; see docs/configuration.md."""
 
@@ -171,6 +204,75 @@ class Settings(BaseSettings):
     )
     jvm_max_page_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="a larger JVM metrics page counts as too_large"
+    )
+
+    kube_mode: Literal["auto", "on", "off"] = Field(
+        "auto", description="read the Kubernetes API; auto: when in a cluster or a kubeconfig exists"
+    )
+    kube_kubeconfig: Path | None = Field(
+        None, description="kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)"
+    )
+    kube_context: str | None = Field(None, description="kubeconfig context (default: the current one)")
+    kube_namespaces: CsvList = Field(
+        default_factory=list, description="namespaces to read, NS[,NS...] (empty: all namespaces)"
+    )
+    kube_broker_selectors: Selectors = Field(
+        default_factory=lambda: [STRIMZI_BROKERS, "app.kubernetes.io/name=kafka", "app=kafka"],
+        description="label selectors of broker pods, any may match; separate them with ';'",
+    )
+    kube_broker_id: IdRule = Field(
+        "auto",
+        description="broker id of a pod: auto, ordinal, ordinal+N, ordinal-N, strimzi, "
+        "label:KEY or annotation:KEY",
+    )
+    kube_broker_container: str = Field("kafka", description="broker container (else the pod's first)")
+    kube_recent_restart_window_seconds: Seconds = Field(
+        600.0, description="window of kafka_broker_pod_recent_restarts"
+    )
+    kube_watch_timeout_seconds: int = Field(
+        300, ge=10, le=3600, description="server-side timeout of one watch request"
+    )
+    kube_page_size: int = Field(500, ge=1, le=10000, description="objects per list page")
+    kube_keda: bool = Field(True, description="read KEDA ScaledObjects (a missing CRD is 'not installed')")
+    kube_log_dir_env: CsvList = Field(
+        default_factory=lambda: ["KAFKA_LOG_DIRS", "KAFKA_CFG_LOG_DIRS"],
+        description="broker env vars holding log.dirs",
+    )
+    kube_log_dir_paths: CsvList = Field(
+        default_factory=lambda: ["/var/lib/kafka", "/bitnami/kafka", "/opt/kafka/data"],
+        description="mount path prefixes taken as log dirs when no log.dirs env var is set",
+    )
+    kube_session_timeout_env: CsvList = Field(
+        default_factory=lambda: [
+            "KAFKA_SESSION_TIMEOUT_MS",
+            "SESSION_TIMEOUT_MS",
+            "KAFKA_CONSUMER_SESSION_TIMEOUT_MS",
+            "SPRING_KAFKA_CONSUMER_PROPERTIES_SESSION_TIMEOUT_MS",
+        ],
+        description="consumer env vars holding session.timeout.ms",
+    )
+    kube_session_timeout_annotation: str = Field(
+        "broker-lag-exporter.io/session-timeout-ms", description="pod annotation holding session.timeout.ms"
+    )
+    kube_critical_annotation: str = Field(
+        "broker-lag-exporter.io/critical", description="'true' on a ScaledObject marks its groups critical"
+    )
+    risk_offheap_markers: CsvList = Field(
+        default_factory=lambda: ["-XX:MaxDirectMemorySize", "-Dio.netty.maxDirectMemory"],
+        description="JVM options (-...) in the broker's env or args, or env var names set true, "
+        "that enable off-heap memory on purpose",
+    )
+    risk_grace_margin_seconds: float = Field(
+        5.0, ge=0, description="terminationGracePeriodSeconds must exceed the session timeout by this"
+    )
+    risk_keda_lag_threshold_floor: float = Field(
+        100.0, ge=0, description="a KEDA Kafka lagThreshold below this is a finding"
+    )
+    risk_critical_groups: Regex = Field(
+        "", description="consumer groups that need minReplicaCount >= 2 (empty: none)"
+    )
+    risk_kubelet_deny: RegexList = Field(
+        default_factory=list, description="kubelet versions (regexes) to flag; empty: none"
     )
 
     log_format: Literal["auto", "json", "console"] = "auto"
