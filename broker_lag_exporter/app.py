@@ -19,6 +19,8 @@ from broker_lag_exporter.snapshot import Store
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.jvm import JvmSource, endpoints_from, jvm_enabled
 from broker_lag_exporter.sources.kafka import KafkaSource
+from broker_lag_exporter.sources.kubernetes import KubernetesSource
+from broker_lag_exporter.sources.kubernetes.client import kube_enabled
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +34,8 @@ def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
     sources: list[Source[Any]] = [KafkaSource(settings)]
     if jvm_enabled(settings):
         sources.append(JvmSource(settings, endpoints_from(settings, store)))
+    if kube_enabled(settings):
+        sources.append(KubernetesSource(settings))
     return sources
 
 

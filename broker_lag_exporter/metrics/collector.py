@@ -9,6 +9,8 @@ from prometheus_client.registry import Collector
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.join.lag import join
 from broker_lag_exporter.join.memory import join_memory
+from broker_lag_exporter.join.pods import join_pods
+from broker_lag_exporter.kube_model import KubeSnapshot
 from broker_lag_exporter.metrics.exporter import exporter_metrics
 from broker_lag_exporter.metrics.jvm import memory_metrics, scrape_metrics
 from broker_lag_exporter.metrics.kafka import (
@@ -17,6 +19,7 @@ from broker_lag_exporter.metrics.kafka import (
     group_metrics,
     partition_metrics,
 )
+from broker_lag_exporter.metrics.kubernetes import kube_source_metrics, pod_metrics
 from broker_lag_exporter.metrics.risk import risk_metrics
 from broker_lag_exporter.model import JvmSnapshot, KafkaSnapshot
 from broker_lag_exporter.risk import Facts, Finding
@@ -47,14 +50,16 @@ class SnapshotCollector(Collector):
     def _join(self) -> _Joined:
         kafka = self._store.latest("kafka", KafkaSnapshot)
         jvm = self._store.latest("jvm", JvmSnapshot)
-        inputs: tuple[object, ...] = (kafka, jvm)
+        kube = self._store.latest("kubernetes", KubeSnapshot)
+        inputs: tuple[object, ...] = (kafka, jvm, kube)
         cached = self._joined
         if cached is not None and all(a is b for a, b in zip(cached.inputs, inputs, strict=True)):
             return cached
         lag = join(kafka, per_partition=self._per_partition) if kafka else None
-        # Container memory limits arrive with the Kubernetes source; none known yet.
-        memory = join_memory(jvm, limits={}) if jvm else None
-        facts = Facts(kafka=kafka, lag=lag, jvm=jvm, memory=memory)
+        limits = kube.memory_limits_bytes if kube else {}
+        memory = join_memory(jvm, limits=limits) if jvm else None
+        pods = join_pods(kube, kafka) if kube else None
+        facts = Facts(kafka=kafka, lag=lag, jvm=jvm, memory=memory, kube=pods)
         self._joined = _Joined(inputs, facts, evaluate(facts, self._settings))
         return self._joined
 
@@ -72,4 +77,7 @@ class SnapshotCollector(Collector):
         if facts.jvm is not None and facts.memory is not None:
             yield from memory_metrics(facts.memory)
             yield from scrape_metrics(facts.jvm)
+        if facts.kube is not None:
+            yield from pod_metrics(facts.kube)
+            yield from kube_source_metrics(facts.kube)
         yield from risk_metrics(joined.findings)

@@ -7,6 +7,7 @@ from typing import Literal
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.join.lag import LagView
 from broker_lag_exporter.join.memory import MemoryView
+from broker_lag_exporter.join.pods import PodView
 from broker_lag_exporter.model import JvmSnapshot, KafkaSnapshot
 
 Scope = Literal["broker", "group", "cluster"]
@@ -37,6 +38,7 @@ class Facts:
     lag: LagView | None = None
     jvm: JvmSnapshot | None = None
     memory: MemoryView | None = None
+    kube: PodView | None = None
 
 
 Rule = Callable[[Facts, Settings], Iterable[Finding]]

@@ -2,13 +2,19 @@
 
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.risk import Facts, Finding, Rule
+from broker_lag_exporter.risk.consumers import consumer_grace_rules, keda_rules
 from broker_lag_exporter.risk.kafka import leader_concentration, too_few_brokers
 from broker_lag_exporter.risk.memory import offheap_near_limit
+from broker_lag_exporter.risk.pods import broker_pod_rules, placement_rules
 
 RULES: tuple[Rule, ...] = (
     too_few_brokers,
     leader_concentration,
     offheap_near_limit,
+    broker_pod_rules,
+    placement_rules,
+    consumer_grace_rules,
+    keda_rules,
 )
 
 

@@ -1,0 +1,121 @@
+"""Risk rules over consumer workloads: session timeout vs grace period, KEDA thresholds."""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+from broker_lag_exporter.config import Settings
+from broker_lag_exporter.kube_model import KafkaTrigger, Pod, ScaledObject
+from broker_lag_exporter.risk import Facts, Finding
+
+# KEDA's documented defaults for its Kafka scaler.
+KEDA_DEFAULT_LAG_THRESHOLD = 10.0
+KEDA_DEFAULT_ACTIVATION = 0.0
+_TRUE = frozenset({"true", "1", "yes", "on"})
+
+
+def session_timeout_ms(pod: Pod, settings: Settings) -> int | None:
+    """Return the consumer's session.timeout.ms from the pod annotation, else a container env var."""
+    raw = pod.annotations.get(settings.kube_session_timeout_annotation)
+    if raw is None:
+        envs = [c.env for c in pod.spec.containers]
+        raw = next((env[k] for k in settings.kube_session_timeout_env for env in envs if k in env), None)
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw)
+
+
+def grace_finding(pods: Sequence[Pod], settings: Settings) -> Finding | None:
+    """Check that each pod's grace period exceeds its session timeout by the margin (subject empty).
+
+    Returns None when no pod declares a session timeout.
+    """
+    margin = settings.risk_grace_margin_seconds
+    known = [(p, t) for p in pods if (t := session_timeout_ms(p, settings)) is not None]
+    if not known:
+        return None
+    short = [(p, t) for p, t in known if p.spec.grace_seconds < t / 1000 + margin]
+    if short:
+        pod, timeout = short[0]
+        reason = (
+            f"{len(short)} pod(s) such as {pod.namespace}/{pod.name}: session.timeout.ms={timeout} "
+            f"but terminationGracePeriodSeconds={pod.spec.grace_seconds} (margin {margin:g}s)"
+        )
+    else:
+        reason = f"grace periods cover session timeouts plus {margin:g}s"
+    return Finding("session_timeout_exceeds_grace", "group", "", bool(short), "warning", reason)
+
+
+def consumer_grace_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+    """Fire per consumer group whose pods may be killed before their session expires."""
+    if facts.kube is None:
+        return
+    for group, pods in sorted(facts.kube.group_pods.items()):
+        found = grace_finding(pods, settings)
+        if found is not None:
+            yield Finding(found.check, "group", group, found.firing, found.severity, found.reason)
+
+
+def _critical(group: str, so: ScaledObject, settings: Settings) -> bool:
+    if so.annotations.get(settings.kube_critical_annotation, "").strip().lower() in _TRUE:
+        return True
+    return (
+        bool(settings.risk_critical_groups) and re.fullmatch(settings.risk_critical_groups, group) is not None
+    )
+
+
+def trigger_findings(so: ScaledObject, trigger: KafkaTrigger, settings: Settings) -> Iterator[Finding]:
+    """Yield the KEDA checks of one Kafka trigger (subject: its consumer group)."""
+    where = f"ScaledObject {so.namespace}/{so.name}"
+    lag = trigger.lag_threshold if trigger.lag_threshold is not None else KEDA_DEFAULT_LAG_THRESHOLD
+    floor = settings.risk_keda_lag_threshold_floor
+    yield Finding(
+        "keda_lag_threshold_low",
+        "group",
+        trigger.group,
+        lag < floor,
+        "warning",
+        f"{where}: lagThreshold {lag:g} (floor {floor:g})",
+    )
+    if _critical(trigger.group, so, settings):
+        yield Finding(
+            "keda_min_replicas_critical",
+            "group",
+            trigger.group,
+            so.min_replicas < 2,
+            "critical",
+            f"{where}: minReplicaCount {so.min_replicas} for a critical group",
+        )
+    if so.min_replicas == 0:
+        activation = trigger.activation_threshold
+        activation = KEDA_DEFAULT_ACTIVATION if activation is None else activation
+        yield Finding(
+            "keda_activation_below_threshold",
+            "group",
+            trigger.group,
+            activation < lag,
+            "info",
+            f"{where}: scales from zero at lag > {activation:g}, below lagThreshold {lag:g}",
+        )
+
+
+def keda_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+    """Fire per consumer group on KEDA Kafka triggers; one firing trigger makes the group fire."""
+    if facts.kube is None or facts.kube.snapshot.scaled_objects is None:
+        return
+    found = [
+        f
+        for so in facts.kube.snapshot.scaled_objects
+        for trigger in so.triggers
+        if trigger.group
+        for f in trigger_findings(so, trigger, settings)
+    ]
+    yield from merge(found)
+
+
+def merge(findings: Iterable[Finding]) -> list[Finding]:
+    """Merge findings of the same check and subject: a firing one wins, else the first."""
+    by_key: defaultdict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_key[f.check, f.subject].append(f)
+    return [next((f for f in fs if f.firing), fs[0]) for fs in by_key.values()]
