@@ -82,7 +82,7 @@ def _check_endpoints(endpoints: dict[int, str]) -> dict[int, str]:
     return endpoints
 
 
-TEMPLATE_FIELDS = frozenset({"host", "port", "id"})
+TEMPLATE_FIELDS = frozenset({"host", "port", "id", "pod_ip"})
 
 
 def _check_template(template: str) -> str:
@@ -92,8 +92,10 @@ def _check_template(template: str) -> str:
         raise ValueError(f"invalid template {template!r}: {exc}") from exc
     unknown = fields - TEMPLATE_FIELDS
     if unknown:
-        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {{host}}, {{port}}, {{id}}")
-    _check_url(template.format(host="broker", port=9092, id=0))
+        raise ValueError(
+            f"unknown placeholder(s) {sorted(unknown)}; use {{host}}, {{port}}, {{id}}, {{pod_ip}}"
+        )
+    _check_url(template.format(host="broker", port=9092, id=0, pod_ip="10.0.0.1"))
     return template
 
 
@@ -200,7 +202,8 @@ class Settings(BaseSettings):
     )
     jvm_url_template: UrlTemplate | None = Field(
         None,
-        description="JVM metrics page of each broker in Kafka metadata, e.g. http://{host}:9404/metrics",
+        description="JVM metrics page per broker: {host} {port} {id} from Kafka metadata, {pod_ip} "
+        "from the Kubernetes source, e.g. http://{host}:9404/metrics",
     )
     jvm_max_page_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="a larger JVM metrics page counts as too_large"

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
 from broker_lag_exporter.config import Settings
+from broker_lag_exporter.kube_model import KubeSnapshot
 from broker_lag_exporter.model import (
     Broker,
     BrokerId,
@@ -73,25 +74,52 @@ class PageError(Exception):
 
 
 def resolve_endpoints(
-    static: Mapping[BrokerId, str], template: str | None, brokers: Iterable[Broker]
+    static: Mapping[BrokerId, str],
+    template: str | None,
+    brokers: Iterable[Broker],
+    pod_ips: Mapping[BrokerId, str] | None = None,
 ) -> dict[BrokerId, str]:
-    """Return each broker's JVM page URL: the template filled per broker, overridden by the static map."""
+    """Return each broker's JVM page URL: the template filled per broker, overridden by the static map.
+
+    A broker lacking what the template names (no pod IP for `{pod_ip}`, not in
+    Kafka metadata for `{host}`) is left out rather than given a wrong URL.
+    """
     found: dict[BrokerId, str] = {}
     if template is not None:
-        for b in brokers:
-            host = f"[{b.host}]" if ":" in b.host else b.host
-            found[b.id] = template.format(host=host, port=b.port, id=b.id)
+        known = {b.id: b for b in brokers}
+        ips = pod_ips or {}
+        for broker_id in sorted(set(known) | set(ips)):
+            values: dict[str, object] = {"id": broker_id}
+            if broker_id in known:
+                values |= {"host": _bracket(known[broker_id].host), "port": known[broker_id].port}
+            if broker_id in ips:
+                values["pod_ip"] = _bracket(ips[broker_id])
+            try:
+                found[broker_id] = template.format(**values)
+            except KeyError:
+                continue
     found.update(static)
     return found
 
 
+def _bracket(host: str) -> str:
+    """Return the host as a URL needs it: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 def endpoints_from(settings: Settings, store: Store) -> EndpointFinder:
-    """Return a finder reading the brokers of the latest Kafka snapshot at each call."""
+    """Return a finder reading the latest Kafka brokers and Kubernetes pod IPs at each call."""
 
     def current() -> Mapping[BrokerId, str]:
         kafka = store.latest("kafka", KafkaSnapshot)
+        kube = store.latest("kubernetes", KubeSnapshot)
         brokers = kafka.brokers.values() if kafka is not None else ()
-        return resolve_endpoints(settings.jvm_endpoints, settings.jvm_url_template, brokers)
+        pod_ips = (
+            {b: pod.status.ip for b, pod in kube.broker_pods.items() if pod.status.ip}
+            if kube is not None
+            else {}
+        )
+        return resolve_endpoints(settings.jvm_endpoints, settings.jvm_url_template, brokers, pod_ips)
 
     return current
 
@@ -182,7 +210,9 @@ class JvmSource:
         """Fetch every broker's page concurrently; raise SourceError when none is known."""
         endpoints = dict(self._endpoints())
         if not endpoints:
-            raise SourceError("no JVM endpoints: jvm_url_template needs brokers from a Kafka snapshot")
+            raise SourceError(
+                "no JVM endpoints: jvm_url_template needs brokers from the Kafka or Kubernetes snapshot"
+            )
         async with asyncio.TaskGroup() as tg:
             tasks = {b: tg.create_task(self._scrape(url)) for b, url in sorted(endpoints.items())}
         scrapes = {b: task.result() for b, task in tasks.items()}

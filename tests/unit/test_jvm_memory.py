@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter.config import load_settings
 from broker_lag_exporter.join.memory import join_memory, limit_ratio, offheap_bytes
+from broker_lag_exporter.kube_model import KubeSnapshot, Pod, PodStatus
 from broker_lag_exporter.metrics.catalogue import BY_NAME
 from broker_lag_exporter.metrics.collector import SnapshotCollector
 from broker_lag_exporter.model import (
@@ -21,7 +22,7 @@ from broker_lag_exporter.model import (
 from broker_lag_exporter.risk import Facts
 from broker_lag_exporter.risk.memory import offheap_near_limit
 from broker_lag_exporter.snapshot import Store
-from broker_lag_exporter.sources.jvm import PageError, parse_memory, resolve_endpoints
+from broker_lag_exporter.sources.jvm import PageError, endpoints_from, parse_memory, resolve_endpoints
 
 PAGES = Path(__file__).parent / "jvm_pages"
 MIB = 1024 * 1024
@@ -190,6 +191,57 @@ def test_resolve_endpoints(static, template, expected):
 
 def test_template_without_kafka_snapshot_finds_nothing():
     assert resolve_endpoints({}, "http://{host}:9404/metrics", ()) == {}
+
+
+POD_IPS = {0: "10.1.0.5", 2: "fd00::9", 5: "10.1.0.7"}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        pytest.param(
+            "http://{pod_ip}:9404/metrics",
+            {
+                0: "http://10.1.0.5:9404/metrics",
+                2: "http://[fd00::9]:9404/metrics",
+                5: "http://10.1.0.7:9404/metrics",
+            },
+            id="pod-ip-per-broker-with-a-pod",
+        ),
+        pytest.param(
+            "http://{host}:9404/metrics?ip={pod_ip}",
+            {
+                0: "http://kafka-0.kafka:9404/metrics?ip=10.1.0.5",
+                2: "http://[fd00::2]:9404/metrics?ip=[fd00::9]",
+            },
+            id="needs-both-skips-brokers-lacking-either",
+        ),
+        pytest.param(
+            "http://{host}:9404/metrics",
+            {
+                0: "http://kafka-0.kafka:9404/metrics",
+                1: "http://kafka-1.kafka:9404/metrics",
+                2: "http://[fd00::2]:9404/metrics",
+            },
+            id="pods-ignored-when-template-names-no-pod",
+        ),
+    ],
+)
+def test_resolve_endpoints_from_pod_ips(template, expected):
+    assert resolve_endpoints({}, template, BROKERS, POD_IPS) == expected
+
+
+def test_endpoints_from_reads_latest_kafka_and_kubernetes_snapshots():
+    store = Store(max_age_seconds=60)
+    settings = load_settings(bootstrap_servers="127.0.0.1:9092", jvm_url_template="http://{pod_ip}:9404/m")
+    find = endpoints_from(settings, store)
+    assert find() == {}
+    pods = {
+        0: Pod("kafka", "kafka-0", status=PodStatus(ip="10.1.0.5")),
+        1: Pod("kafka", "kafka-1", status=PodStatus(ip="")),
+    }
+    store.record_success("kubernetes", KubeSnapshot(broker_pods=pods), 0.1)
+    assert find() == {0: "http://10.1.0.5:9404/m"}
 
 
 MEMORY = JvmMemory(heap_used=300 * MIB, heap_max=512 * MIB, nonheap_used=100 * MIB, direct_used=250 * MIB)

@@ -212,4 +212,4 @@ async def test_template_without_kafka_snapshot_marks_only_jvm_down():
     health = store.health()["jvm"]
     assert not health.up
     assert health.last_error is not None
-    assert "Kafka snapshot" in health.last_error
+    assert "jvm_url_template" in health.last_error
