@@ -16,8 +16,9 @@ SOURCES = {
 # Definitions a table row is too short for, printed after that source's table.
 NOTES = {
     "jvm": """
-**Off-heap, precisely.** `kafka_broker_offheap_bytes` is, for one broker and one poll,
-`kafka_broker_jvm_memory_used_bytes{area="nonheap"}` + `kafka_broker_jvm_buffer_pool_used_bytes{pool="direct"}`:
+**Off-heap, precisely.** `kafka_broker_offheap_bytes` is, for one broker and one poll, the sum of
+`kafka_broker_jvm_memory_used_bytes{area="nonheap"}` and
+`kafka_broker_jvm_buffer_pool_used_bytes{pool="direct"}`:
 
 - *non-heap*: the JVM's non-heap memory areas (Metaspace, compressed class space, code cache) as the
   `MemoryMXBean` reports them; read from `jvm_memory_used_bytes{area="nonheap"}` (jmx_exporter 1.x,
