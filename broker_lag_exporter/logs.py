@@ -25,3 +25,10 @@ def configure(fmt: str, level: str) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # Library loggers go through the same renderer. aiokafka logs every failed
+    # connection attempt on every poll; the kafka source translates those errors
+    # and logs each change once, so aiokafka is kept to its critical messages.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer))
+    logging.basicConfig(handlers=[handler], level=logging.WARNING, force=True)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -1,6 +1,7 @@
 """The one place that talks to brokers: deadlines, request counting, error translation."""
 
 import asyncio
+import random
 from collections import Counter
 from typing import Any
 
@@ -48,13 +49,22 @@ class KafkaConnection:
         self._client = client
         return client
 
-    async def any_broker(self) -> BrokerId:
-        """Return a live broker id to send cluster-wide requests to."""
+    async def send_any(self, request: Any, kind: str) -> Any:
+        """Send a cluster-wide request to the first broker that answers.
+
+        The client's broker list can still name a broker that just died; trying
+        them in random order keeps one dead broker from failing the poll.
+        """
         client = await self._connect()
-        node = client.get_random_node()
-        if node is None:
-            raise SourceError("cluster metadata lists no brokers")
-        return int(node)
+        nodes = [int(b.nodeId) for b in client.cluster.brokers()]
+        random.shuffle(nodes)
+        failures = []
+        for node in nodes:
+            try:
+                return await self.send(node, request, kind)
+            except RequestError as exc:
+                failures.append(str(exc))
+        raise SourceError("; ".join(failures) or "cluster metadata lists no brokers")
 
     async def send(self, node: BrokerId, request: Any, kind: str) -> Any:
         """Send one request to a broker under the request deadline.
@@ -83,7 +93,8 @@ class KafkaConnection:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    name, text = type(exc).__name__, str(exc)
+    return text if text.startswith(name) else f"{name}: {text}" if text else name
 
 
 def _client_options(s: Settings) -> dict[str, Any]:

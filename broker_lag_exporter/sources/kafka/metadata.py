@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from aiokafka.protocol.metadata import MetadataRequest
 
 from broker_lag_exporter.model import Broker, BrokerId, Partition, TopicPartition
-from broker_lag_exporter.sources import SourceError
-from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError
+from broker_lag_exporter.sources.kafka.client import KafkaConnection
 
 # Partition-level codes that still come with usable leadership data.
 _USABLE_PARTITION_ERRORS = frozenset(
@@ -35,10 +34,7 @@ async def fetch_metadata(conn: KafkaConnection, keep_topic: Callable[[str], bool
     """
     # allow_auto_topic_creation=False: a metadata read must never create topics.
     request = MetadataRequest(topics=None, allow_auto_topic_creation=False)
-    try:
-        response = await conn.send(await conn.any_broker(), request, "metadata")
-    except RequestError as exc:
-        raise SourceError(str(exc)) from exc
+    response = await conn.send_any(request, "metadata")
     brokers = {
         int(node_id): Broker(int(node_id), host, int(port), rack or None)
         for node_id, host, port, rack in response.brokers

@@ -30,12 +30,29 @@ def in_shard(group: str, index: int, count: int) -> bool:
     return count == 1 or zlib.crc32(group.encode()) % count == index
 
 
+def carry_forward(
+    partitions: Mapping[TopicPartition, Partition],
+    fresh: Mapping[TopicPartition, int],
+    last: Mapping[TopicPartition, int],
+) -> dict[TopicPartition, int]:
+    """Return this poll's end offsets, keeping the last known one where none was read.
+
+    A leaderless partition cannot be asked for its end offset, but nothing can
+    be written to it either: its last known end offset is still exact, and the
+    lag on a dead broker's partitions is what users need most. (A partition
+    whose leader failed to answer keeps its last value too; that failure is
+    counted.) Deleted partitions are forgotten.
+    """
+    return {tp: fresh[tp] if tp in fresh else last[tp] for tp in partitions if tp in fresh or tp in last}
+
+
 class KafkaSource:
     """Polls one Kafka cluster.
 
-    Keeps two small memories across polls: the last leader of each partition
-    (to attribute partitions that lost theirs) and when each broker was last
-    seen (to export a vanished broker as down instead of dropping it).
+    Keeps small memories across polls: the last leader and end offset of each
+    partition (to attribute and measure partitions that lost their leader) and
+    when each broker was last seen (to export a vanished broker as down instead
+    of dropping it).
     """
 
     name = "kafka"
@@ -46,6 +63,7 @@ class KafkaSource:
         self._clock = clock
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
+        self._last_end: dict[TopicPartition, int] = {}
         keep_group = name_filter(settings.group_allow, settings.group_deny)
         self._keep_topic = name_filter(settings.topic_allow, settings.topic_deny)
         self._keep_group = lambda g: keep_group(g) and in_shard(g, settings.shard_index, settings.shard_count)
@@ -65,7 +83,7 @@ class KafkaSource:
             brokers=meta.brokers,
             controller_id=meta.controller_id,
             partitions=partitions,
-            end_offsets=ends.result(),
+            end_offsets=self._remember_end_offsets(partitions, ends.result()),
             groups=groups.result(),
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
@@ -87,6 +105,12 @@ class KafkaSource:
         # Forget deleted partitions so the memory tracks the cluster's size.
         self._last_leader = {tp: last.get(tp, self._last_leader.get(tp, NO_LEADER)) for tp in partitions}
         return partitions | leaderless
+
+    def _remember_end_offsets(
+        self, partitions: Mapping[TopicPartition, Partition], fresh: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        self._last_end = carry_forward(partitions, fresh, self._last_end)
+        return self._last_end
 
     def _known_brokers(
         self, live: Mapping[BrokerId, object], partitions: Mapping[TopicPartition, Partition]
