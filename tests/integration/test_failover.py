@@ -93,7 +93,7 @@ async def ready(http: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
-async def until(check: Callable[[], object], timeout: float) -> float:
+async def until(check: Callable[[], object], within: float) -> float:
     started = time.monotonic()
     while True:
         result = check()
@@ -101,7 +101,7 @@ async def until(check: Callable[[], object], timeout: float) -> float:
             result = await result
         if result:
             return time.monotonic() - started
-        assert time.monotonic() - started < timeout, "condition not met in time"
+        assert time.monotonic() - started < within, "condition not met in time"
         await asyncio.sleep(0.2)
 
 
@@ -152,7 +152,8 @@ async def test_busiest_broker_dies_and_returns(cluster: KafkaCluster, exporter: 
         await until(lambda: latest.get(("kafka_broker_up", "1")) == 1, 30)
         await until(lambda: latest.get(("kafka_broker_offline_partitions", "1")) == 0, 30)
         scraper.cancel()
-    assert statuses and set(statuses) == {200}
+    assert len(statuses) > 20
+    assert set(statuses) == {200}
     print(f"kafka fenced broker 1 after {seen_by_kafka:.1f}s; exporter showed it {lag_time:.1f}s later")
 
 
