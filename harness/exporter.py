@@ -1,0 +1,161 @@
+"""The exporter as users run it: the `broker-lag-exporter serve` console script in its own process."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from harness.prometheus import wait_until
+
+_LIVE: weakref.WeakSet[ExporterProcess] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+class ExporterHarnessError(RuntimeError):
+    """The exporter exited or never became ready."""
+
+
+def console_script() -> str:
+    """Return the `broker-lag-exporter` script next to this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "broker-lag-exporter"
+    found = str(beside) if beside.is_file() else shutil.which("broker-lag-exporter")
+    if found is None:
+        raise ExporterHarnessError("broker-lag-exporter is not installed: run `make setup-python`")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ExporterProcess:
+    """`broker-lag-exporter serve` on 127.0.0.1 and a free port, logging to a file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log = log
+
+    @classmethod
+    def start(
+        cls,
+        workdir: Path,
+        *,
+        bootstrap_servers: str,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        command: Sequence[str] | None = None,
+        timeout: float = 60.0,
+    ) -> ExporterProcess:
+        """Start `serve` and wait until /readyz says the first Kafka snapshot is in."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        log = workdir / "exporter.log"
+        argv = [
+            *(command or [console_script()]),
+            "serve",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(port),
+            *args,
+        ]
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env={**os.environ, "BROKER_LAG_LOG_FORMAT": "json", **(env or {})},
+                start_new_session=True,
+            )
+        exporter = cls(proc, port, log)
+        with _LIVE_LOCK:
+            _LIVE.add(exporter)
+        try:
+            wait_until(exporter.ready, timeout=timeout, what="exporter /readyz")
+        except (TimeoutError, ExporterHarnessError) as exc:
+            exporter.stop()
+            raise ExporterHarnessError(f"{exc}\n{exporter.log_tail()}") from None
+        return exporter
+
+    @property
+    def address(self) -> str:
+        """Return ``127.0.0.1:<port>``, the scrape target."""
+        return f"127.0.0.1:{self.port}"
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET a path of the exporter; return status and body."""
+        try:
+            with urllib.request.urlopen(f"http://{self.address}{path}", timeout=5) as resp:
+                return int(resp.status), resp.read()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read()
+
+    def ready(self) -> bool:
+        """Return whether /readyz answers 200; raise if the process died."""
+        if self.proc.poll() is not None:
+            raise ExporterHarnessError(f"exporter exited {self.proc.returncode}")
+        try:
+            return self.get("/readyz")[0] == 200
+        except OSError:
+            return False
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the end of the exporter's log."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, SIGKILL after ``timeout``; return the exit code. Idempotent."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+        return self.proc.returncode
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@atexit.register
+def _stop_all() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for exporter in live:
+        exporter.stop(timeout=5)
+
+
+__all__ = ["ExporterHarnessError", "ExporterProcess", "console_script"]
