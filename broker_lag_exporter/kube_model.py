@@ -182,7 +182,8 @@ class KubeSnapshot:
     `scaled_objects` is None when the KEDA CRD is not installed; `pods_by_ip`
     holds every non-host-network pod with an IP (consumers are found by it);
     `recent_restarts` counts container restarts per broker within the recent
-    window; `malformed` counts objects skipped since start, per resource.
+    window; `malformed` counts objects skipped since start, per resource;
+    `relists` counts full lists after the first per (resource, reason).
     """
 
     broker_pods: Mapping[BrokerId, Pod]
@@ -193,7 +194,7 @@ class KubeSnapshot:
     scaled_objects: tuple[ScaledObject, ...] | None = None
     recent_restarts: Mapping[BrokerId, int] = field(default_factory=dict)
     malformed: Mapping[str, int] = field(default_factory=dict)
-    relists: Mapping[str, int] = field(default_factory=dict)
+    relists: Mapping[tuple[str, str], int] = field(default_factory=dict)
     broker_container: str = "kafka"
 
     @property

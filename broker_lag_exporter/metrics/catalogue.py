@@ -188,8 +188,9 @@ METRICS: tuple[MetricSpec, ...] = (
     _m(
         "broker_lag_exporter_kube_relists_total",
         "counter",
-        "Full re-lists of a watched resource (410 Gone after an expired resourceVersion, or errors).",
+        "Full re-lists of a watched resource; reason: expired (410 Gone) or error.",
         "resource",
+        "reason",
         source="kubernetes",
     ),
     # Per broker JVM memory, from each broker's JVM metrics page; defined in docs.py NOTES.

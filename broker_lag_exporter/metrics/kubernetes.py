@@ -50,6 +50,6 @@ def kube_source_metrics(view: PodView) -> Iterable[Metric]:
     )
     for resource, count in sorted(view.snapshot.malformed.items()):
         malformed.add((resource,), count)
-    for resource, count in sorted(view.snapshot.relists.items()):
-        relists.add((resource,), count)
+    for (resource, reason), count in sorted(view.snapshot.relists.items()):
+        relists.add((resource, reason), count)
     return emit((malformed, relists))

@@ -110,7 +110,7 @@ def registry(view):
 
 
 def test_pod_families():
-    snap = kube(malformed={"pods": 2}, relists={"pods": 1})
+    snap = kube(malformed={"pods": 2}, relists={("pods", "expired"): 1})
     reg = registry(join_pods(snap, kafka()))
     get = reg.get_sample_value
     assert get("kafka_broker_pod_found", {"broker_id": "0"}) == 1
@@ -144,7 +144,7 @@ def test_pod_families():
     unmapped = {"namespace": "kafka", "pod": "kafka-tools", "reason": "pod name has no trailing -N ordinal"}
     assert get("kafka_unmapped_broker_pod_info", unmapped) == 1
     assert get("broker_lag_exporter_kube_malformed_objects_total", {"resource": "pods"}) == 2
-    assert get("broker_lag_exporter_kube_relists_total", {"resource": "pods"}) == 1
+    assert get("broker_lag_exporter_kube_relists_total", {"resource": "pods", "reason": "expired"}) == 1
 
 
 def test_replaced_pod_is_a_new_counter_series():

@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -67,11 +68,32 @@ class Informer(Generic[T]):
         # Set once the first list either succeeded or failed: a poll waits for this, not for success.
         self.settled = asyncio.Event()
         self.installed = True
-        self.error: KubeError | None = None
-        self.relists = 0
+        self._error: KubeError | None = None
+        self._failing_since = 0.0
+        # Full lists after the first, by why: "expired" (410 Gone) or "error".
+        self.relists: dict[str, int] = {"expired": 0, "error": 0}
+        self._relist_reason = "error"
         self.malformed = 0
         self._lists = 0
         self._malformed_keys: set[Key] = set()
+
+    def failure(self, grace_seconds: float) -> KubeError | None:
+        """Return the current error if it matters: before the first list, or once it lasted `grace_seconds`.
+
+        A watch that drops and resumes (an apiserver restart, a CRD being
+        re-initialised) is routine; the store stays right meanwhile.
+        """
+        if self._error is None:
+            return None
+        if not self.synced.is_set() or time.monotonic() - self._failing_since >= grace_seconds:
+            return self._error
+        return None
+
+    def _fail(self, exc: KubeError) -> None:
+        if self._error is None:
+            self._failing_since = time.monotonic()
+        self._error = exc
+        self.settled.set()
 
     @property
     def items(self) -> Mapping[Key, T]:
@@ -91,14 +113,13 @@ class Informer(Generic[T]):
                     self._not_installed()
                     await asyncio.sleep(self._absent_retry)
                     continue
-                self.error = exc
-                self.settled.set()
+                self._fail(exc)
                 await asyncio.sleep(backoff.next())
 
     def _not_installed(self) -> None:
         if self.installed or not self.synced.is_set():
             log.info("resource not installed", resource=self.resource.name)
-        self._items, self.installed, self.error = {}, False, None
+        self._items, self.installed, self._error = {}, False, None
         self.synced.set()
         self.settled.set()
 
@@ -116,9 +137,16 @@ class Informer(Generic[T]):
             params["continue"] = token
         self._lists += 1
         if self._lists > 1:
-            self.relists += 1
-            log.info("re-listed", resource=self.resource.name, namespace=self.namespace, objects=len(items))
-        self._items, self.installed, self.error = items, True, None
+            self.relists[self._relist_reason] += 1
+            log.info(
+                "re-listed",
+                resource=self.resource.name,
+                namespace=self.namespace,
+                reason=self._relist_reason,
+                objects=len(items),
+            )
+        self._relist_reason = "error"
+        self._items, self.installed, self._error = items, True, None
         self.synced.set()
         self.settled.set()
         return str(meta.get("resourceVersion", ""))
@@ -133,13 +161,14 @@ class Informer(Generic[T]):
                 ):
                     version = self._apply(event, version)
                     backoff.reset()
-                    self.error = None
+                    self._error = None
             except KubeError as exc:
                 if exc.status == GONE:
+                    self._relist_reason = "expired"
                     return
                 if exc.status not in _TRANSIENT:
                     raise
-                self.error = exc
+                self._fail(exc)
                 await asyncio.sleep(backoff.next())
 
     def _apply(self, event: Mapping[str, Any], version: str) -> str:

@@ -89,7 +89,8 @@ class KubernetesSource:
         await self._start()
         # The first poll waits for every first list (bounded by the poll's deadline).
         await asyncio.gather(*(i.settled.wait() for i in self._informers))
-        failed = [str(i.error) for i in self._informers if i.error is not None]
+        grace = self._settings.poll_interval_seconds
+        failed = [str(e) for i in self._informers if (e := i.failure(grace)) is not None]
         if failed:
             raise SourceError("; ".join(sorted(set(failed))))
         return self._snapshot()
@@ -110,7 +111,7 @@ class KubernetesSource:
             scaled_objects=scaled,
             recent_restarts=self._history.observe(self._clock(), mapped),
             malformed=_per_resource(self._informers, lambda i: i.malformed),
-            relists=_per_resource(self._informers, lambda i: i.relists),
+            relists=_relists(self._informers),
             broker_container=self._settings.kube_broker_container,
         )
 
@@ -132,6 +133,14 @@ def _by_ip(pods: Iterable[Pod]) -> dict[str, Pod]:
         for p in pods
         if p.status.ip and not p.spec.host_network and p.status.phase == "Running"
     }
+
+
+def _relists(informers: Iterable[Informer[Any]]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for i in informers:
+        for reason, count in i.relists.items():
+            out[i.resource.name, reason] = out.get((i.resource.name, reason), 0) + count
+    return out
 
 
 def _per_resource(
