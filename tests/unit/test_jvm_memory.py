@@ -1,5 +1,7 @@
 """JVM memory: page parsing for every naming scheme, endpoint discovery, the join, the risk rule, families."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -384,3 +386,13 @@ def test_families_match_the_catalogue():
     jvm_specs = {s.name for s in BY_NAME.values() if s.source == "jvm"}
     # Only the ratio needs Kubernetes; every other JVM family is rendered here.
     assert seen == jvm_specs - {"kafka_broker_offheap_limit_ratio"}
+
+
+@pytest.mark.prometheus
+def test_promtool_accepts_the_jvm_families():
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: run scripts/setup-system.sh"
+    out = subprocess.run(
+        [promtool, "check", "metrics"], input=generate_latest(_registry()), capture_output=True, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
