@@ -208,17 +208,30 @@ class JvmSource:
 
     async def collect(self) -> JvmSnapshot:
         """Fetch every broker's page concurrently; raise SourceError when none is known."""
-        endpoints = dict(self._endpoints())
-        if not endpoints:
-            raise SourceError(
-                "no JVM endpoints: jvm_url_template needs brokers from the Kafka or Kubernetes snapshot"
-            )
+        endpoints = await self._wait_for_endpoints()
         async with asyncio.TaskGroup() as tg:
             tasks = {b: tg.create_task(self._scrape(url)) for b, url in sorted(endpoints.items())}
         scrapes = {b: task.result() for b, task in tasks.items()}
         for broker_id, scrape in scrapes.items():
             self._note(broker_id, scrape)
         return JvmSnapshot(scrapes, dict(self._failures))
+
+    async def _wait_for_endpoints(self) -> dict[BrokerId, str]:
+        """Return the endpoints, waiting up to one request deadline for the first ones.
+
+        At start the Kafka or Kubernetes snapshot a template needs is usually a
+        moment away; failing the first poll would log a false alarm every start.
+        """
+        try:
+            async with asyncio.timeout(self._deadline):
+                # The store has no change notification to wait on; a dict lookup is cheap to poll.
+                while not (endpoints := dict(self._endpoints())):  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)
+        except TimeoutError:
+            raise SourceError(
+                "no JVM endpoints: jvm_url_template needs brokers from the Kafka or Kubernetes snapshot"
+            ) from None
+        return endpoints
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from broker_lag_exporter.config import Settings, load_settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
-from broker_lag_exporter.model import Broker, KafkaSnapshot
+from broker_lag_exporter.model import Broker, JvmSnapshot, KafkaSnapshot
 from broker_lag_exporter.poller import poll_once
 from broker_lag_exporter.snapshot import Store
 from broker_lag_exporter.sources.jvm import JvmSource, endpoints_from
@@ -133,13 +133,13 @@ def kafka_snapshot(port: int) -> KafkaSnapshot:
     return KafkaSnapshot(brokers=brokers, controller_id=0, partitions={}, end_offsets={}, groups=())
 
 
-def settings() -> Settings:
+def settings(*, static: bool = True) -> Settings:
     return load_settings(
         bootstrap_servers="127.0.0.1:9092",
         request_timeout_seconds=DEADLINE,
         jvm_max_page_bytes=MAX_BYTES,
         jvm_url_template="http://{host}:{port}/broker/{id}/metrics",
-        jvm_endpoints=f"9=http://127.0.0.1:{closed_port()}/metrics",
+        jvm_endpoints=f"9=http://127.0.0.1:{closed_port()}/metrics" if static else "",
     )
 
 
@@ -203,7 +203,11 @@ async def test_bad_pages_leave_other_brokers_and_sources_on_metrics(server):
 
 async def test_template_without_kafka_snapshot_marks_only_jvm_down():
     store = Store(max_age_seconds=60)
-    s = load_settings(bootstrap_servers="127.0.0.1:9092", jvm_url_template="http://{host}:9404/metrics")
+    s = load_settings(
+        bootstrap_servers="127.0.0.1:9092",
+        jvm_url_template="http://{host}:9404/metrics",
+        request_timeout_seconds=DEADLINE,
+    )
     source = JvmSource(s, endpoints_from(s, store))
     try:
         assert not await poll_once(source, store, s.collect_timeout_seconds)
@@ -213,3 +217,24 @@ async def test_template_without_kafka_snapshot_marks_only_jvm_down():
     assert not health.up
     assert health.last_error is not None
     assert "jvm_url_template" in health.last_error
+
+
+async def test_first_poll_waits_for_the_kafka_snapshot_the_template_needs(server):
+    store = Store(max_age_seconds=60)
+    s = settings(static=False)
+    source = JvmSource(s, endpoints_from(s, store))
+
+    async def kafka_arrives() -> None:
+        await asyncio.sleep(DEADLINE / 3)
+        store.record_success("kafka", kafka_snapshot(server), 0.1)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(kafka_arrives())
+            polled = tg.create_task(poll_once(source, store, s.collect_timeout_seconds))
+    finally:
+        await source.close()
+    assert polled.result()
+    snap = store.latest("jvm", JvmSnapshot)
+    assert snap is not None
+    assert snap.brokers[0].failure is None
