@@ -19,20 +19,29 @@ from bundle.alerts import (
     markdown_anchors,
     recorded_names,
 )
-from bundle.promql import PROMETHEUS_GENERATED, metric_names
+from bundle.promql import PROMETHEUS_GENERATED, metric_names, selectors
 
 ALERTS = alerts()
 SEVERITIES = {"critical", "warning", "info"}
 # 0/1 conditions: their value says nothing a description could use.
 BOOLEAN_ALERTS = {
     "KafkaBrokerDown",
+    "KafkaBrokerOOMKilled",
+    "KafkaBrokerPodNotReady",
     "KafkaClusterTooFewBrokers",
+    "KafkaBrokerRiskCritical",
     "KafkaBrokerRiskFinding",
+    "KafkaGroupRiskCritical",
+    "KafkaGroupRiskInfo",
+    "KafkaClusterRiskCritical",
     "KafkaGroupRiskFinding",
     "KafkaClusterRiskFinding",
     "BrokerLagExporterDown",
     "BrokerLagExporterSourceDown",
+    "BrokerLagExporterJvmPageDown",
 }
+# Checks whose alert reads the underlying metric rather than the finding.
+COVERED_BY = {"leader_concentration": "KafkaBrokerLeadershipConcentrated"}
 RISK_DIR = Path(__file__).resolve().parents[2] / "broker_lag_exporter" / "risk"
 
 
@@ -50,6 +59,8 @@ def test_the_rule_file_has_the_alerts_the_issue_promises() -> None:
         "KafkaBrokerConsumerLagHigh",
         "KafkaBrokerConsumerLagConcentrated",
         "KafkaBrokerDown",
+        "KafkaBrokerOOMKilled",
+        "KafkaBrokerPodNotReady",
         "KafkaBrokerLeadershipConcentrated",
         "BrokerLagExporterSourceDown",
         "BrokerLagExporterSourceStale",
@@ -93,9 +104,17 @@ def test_recording_rules_follow_the_level_metric_operation_convention() -> None:
         assert metric in sample_names(), name
 
 
-def _check_names() -> set[str]:
-    """Return the `check` of every Finding the risk rules build, read from their source."""
-    checks: set[str] = set()
+def _literal(node: ast.expr | None, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    return None
+
+
+def _findings_in_code() -> set[tuple[str, str, str]]:
+    """Return (check, scope, severity) of every Finding the risk rules build, read from their source."""
+    found: set[tuple[str, str, str]] = set()
     for path in RISK_DIR.rglob("*.py"):
         tree = ast.parse(path.read_text())
         constants = {
@@ -108,23 +127,58 @@ def _check_names() -> set[str]:
             if isinstance(target, ast.Name)
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Finding" and node.args:
-                first = node.args[0]
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    checks.add(first.value)
-                elif isinstance(first, ast.Name) and first.id in constants:
-                    checks.add(constants[first.id])
-    return checks
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Finding"):
+                continue
+            args: list[ast.expr | None] = [*node.args, *[None] * 6][:6]
+            for keyword in node.keywords:
+                fields = ("check", "scope", "subject", "firing", "severity", "reason")
+                if keyword.arg in fields:
+                    args[fields.index(keyword.arg)] = keyword.value
+            check, scope, severity = (_literal(args[k], constants) for k in (0, 1, 4))
+            if check and scope and severity:
+                found.add((check, scope, severity))
+    return found
+
+
+def _catches(alert: Alert, check: str, scope: str) -> bool:
+    """Return whether the alert's expression selects the check's finding series."""
+    for selector in selectors(alert.expr):
+        if selector.name != f"kafka_{scope}_risk":
+            continue
+        matcher = selector.matcher("check")
+        if matcher is None:
+            return True
+        op, value = matcher
+        hit = {"=": check == value, "!=": check != value}.get(op)
+        if hit is None:
+            hit = bool(re.fullmatch(value, check)) == (op == "=~")
+        if hit:
+            return True
+    return False
+
+
+def test_the_risk_rules_are_read_from_the_code() -> None:
+    checks = {check for check, _, _ in _findings_in_code()}
+    assert {"too_few_brokers", "leader_concentration"} <= checks
+
+
+@pytest.mark.parametrize(("check", "scope", "severity"), sorted(_findings_in_code()))
+def test_every_risk_check_alerts_once_at_the_severity_the_code_gives_it(
+    check: str, scope: str, severity: str
+) -> None:
+    catching = [a for a in ALERTS if _catches(a, check, scope) or COVERED_BY.get(check) == a.name]
+    assert len(catching) == 1, f"{scope} check {check} must alert exactly once: {[a.name for a in catching]}"
+    assert catching[0].labels["severity"] == severity
 
 
 def test_checks_named_by_alerts_exist_in_the_risk_rules() -> None:
-    known = _check_names()
-    assert {"too_few_brokers", "leader_concentration"} <= known
+    known = {check for check, _, _ in _findings_in_code()} | set(COVERED_BY)
     named = {
-        check
+        name
         for alert in ALERTS
-        for check in re.findall(r'check(?:=|!~|=~)"([^"]+)"', alert.expr)
-        for check in check.split("|")
+        for selector in selectors(alert.expr)
+        if (matcher := selector.matcher("check"))
+        for name in re.split(r"\|", matcher[1])
     }
     assert named, "the alerts name some checks"
     assert named <= known, named - known
