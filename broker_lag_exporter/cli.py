@@ -1,4 +1,4 @@
-"""Command line: `serve`, `once`; every flag also works as a BROKER_LAG_* variable."""
+"""Command line: `serve`, `once`, `lint`; every flag also works as a BROKER_LAG_* variable."""
 
 import argparse
 import asyncio
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from broker_lag_exporter import __version__, app
+from broker_lag_exporter import __version__, app, lint
 from broker_lag_exporter.config import ENV_PREFIX, ConfigError, Settings, load_settings
 from broker_lag_exporter.logs import configure
 
@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get(f"{ENV_PREFIX}CONFIG"),
             help=f"YAML file of options (also {ENV_PREFIX}CONFIG)",
         )
+    checks = commands.add_parser(
+        "lint",
+        help="run the Kubernetes risk checks over manifests (exit 1 on findings, 2 on unreadable input)",
+        epilog="Risk settings (e.g. --risk-keda-lag-threshold-floor) apply as for serve.",
+    )
+    checks.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML manifests")
+    checks.add_argument("--format", choices=("text", "json"), default="text")
+    checks.add_argument("--config", type=Path, default=os.environ.get(f"{ENV_PREFIX}CONFIG"))
     return parser
 
 
@@ -46,6 +54,8 @@ def _settings(command: str, config: Path | None, rest: Sequence[str]) -> Setting
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args, rest = _parser().parse_known_args(argv)
+    if args.command == "lint":
+        return lint.run(args.files, args.format, args.config, rest)
     try:
         settings = _settings(args.command, args.config, rest)
     except ConfigError as exc:
