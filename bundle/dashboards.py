@@ -229,6 +229,21 @@ def brokers_at_a_glance() -> JSON:
             Query(sel("kafka_broker_up"), "broker {{broker_id}}"),
         ),
         timeseries(
+            "Restarts in the recent window",
+            "Container restarts of each broker's pod within the exporter's recent-restart window "
+            "(--kube-recent-restart-window-seconds). Three or more is a crash loop.",
+            "short",
+            Query(sel("kafka_broker_pod_recent_restarts"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "Off-heap memory / container limit",
+            "Each broker JVM's off-heap memory (non-heap plus direct buffers) over its container "
+            "memory limit. Near 1 the kernel OOM-kills the broker; the offheap_near_limit check "
+            "fires above --risk-offheap-limit-ratio.",
+            "percentunit",
+            Query(sel("kafka_broker_offheap_limit_ratio"), "broker {{broker_id}}"),
+        ),
+        timeseries(
             "Under-replicated and offline partitions",
             "Partitions led by each broker with fewer in-sync replicas than replicas, and "
             "leaderless partitions last led by it.",
@@ -337,6 +352,73 @@ def broker_drill_down() -> JSON:
             Query(b("kafka_broker_under_replicated_partitions"), "under-replicated"),
             Query(b("kafka_broker_offline_partitions"), "offline"),
             Query(b("kafka_broker_preferred_leader_imbalance"), "preferred leader elsewhere"),
+        ),
+        stat(
+            "Pod ready",
+            "1 while the broker's pod is Ready (from the Kubernetes API).",
+            "none",
+            Query(b("kafka_broker_pod_ready"), "{{pod}}"),
+            defaults=UP_DOWN,
+        ),
+        stat(
+            "Recent restarts",
+            "Container restarts of the broker's pod within the exporter's recent-restart window.",
+            "short",
+            Query(b("kafka_broker_pod_recent_restarts")),
+        ),
+        stat(
+            "Off-heap",
+            "Non-heap areas plus direct buffers of the broker JVM (read from its JMX exporter page).",
+            "bytes",
+            Query(b("kafka_broker_offheap_bytes")),
+        ),
+        stat(
+            "Off-heap / limit",
+            "Off-heap memory over the container memory limit; empty when the container has no limit.",
+            "percentunit",
+            Query(b("kafka_broker_offheap_limit_ratio")),
+        ),
+        stat(
+            "Memory limit",
+            "Memory limit of the broker container: heap, off-heap and everything else must fit.",
+            "bytes",
+            Query(b("kafka_broker_pod_memory_limit_bytes")),
+        ),
+        stat(
+            "Restarts in time range",
+            "Container restarts of the broker's pod within the dashboard's time range.",
+            "short",
+            Query(f"sum(increase({b('kafka_broker_pod_restarts_total')}[$__range]))"),
+        ),
+        timeseries(
+            "JVM memory",
+            "The broker JVM's heap (used and max), non-heap, direct and mapped buffer pools, against "
+            "the container limit. Off-heap = non-heap + direct; mapped is reclaimable page cache.",
+            "bytes",
+            Query(b("kafka_broker_jvm_memory_used_bytes"), "{{area}} used"),
+            Query(b("kafka_broker_jvm_memory_max_bytes"), "{{area}} max"),
+            Query(b("kafka_broker_jvm_buffer_pool_used_bytes"), "{{pool}} buffers"),
+            Query(b("kafka_broker_pod_memory_limit_bytes"), "container limit"),
+        ),
+        timeseries(
+            "Restarts",
+            "Container restarts of the broker's pod per rate interval, and within the exporter's "
+            "recent-restart window.",
+            "short",
+            Query(
+                f"sum by (pod) (increase({b('kafka_broker_pod_restarts_total')}[$__rate_interval]))",
+                "{{pod}}",
+            ),
+            Query(b("kafka_broker_pod_recent_restarts"), "recent window"),
+        ),
+        table(
+            "Pod",
+            "The broker's pod, node, zone and kubelet version, and the reason of its container's "
+            "last termination (OOMKilled, Error...).",
+            "none",
+            Query(b("kafka_broker_pod_info"), table=True),
+            Query(b("kafka_broker_pod_last_termination_info"), table=True),
+            rename={"Value #A": "pod info", "Value #B": "last termination"},
         ),
         table(
             "Broker address",
@@ -551,6 +633,28 @@ def exporter_health() -> JSON:
             "short",
             Query(sel("kafka_cluster_brokers"), "brokers {{instance}}"),
             Query(sel("kafka_cluster_partitions"), "partitions {{instance}}"),
+        ),
+        timeseries(
+            "JVM page reads",
+            "1 while the exporter reads and understands each broker's JVM metrics page.",
+            "none",
+            Query(sel("broker_lag_exporter_jvm_scrape_up"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "JVM page read time",
+            "Time to fetch and parse each broker's JVM metrics page in the last poll.",
+            "s",
+            Query(sel("broker_lag_exporter_jvm_scrape_duration_seconds"), "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "JVM page failures",
+            "Failed reads of the brokers' JVM metrics pages per second, by reason.",
+            "short",
+            Query(
+                f"sum by (broker_id, reason) (rate({sel('broker_lag_exporter_jvm_scrape_errors_total')}"
+                "[$__rate_interval]))",
+                "broker {{broker_id}}: {{reason}}",
+            ),
         ),
     ]
     return dashboard(

@@ -1,9 +1,11 @@
 """The shipped dashboards and alerts against a real Prometheus scraping the running exporter.
 
 The session's 3-node cluster gets topics whose partitions broker 1 leads (and lags on), a
-little lag on brokers 0 and 2, and producers that keep broker 1's lag growing. The exporter
-(the console script, filtered to this test's topics and groups) polls it every second; a
-Prometheus from the Debian package scrapes it and evaluates alerts/ every second.
+little lag on brokers 0 and 2, and producers that keep broker 1's lag growing. A real
+kube-apiserver holds the brokers' pods (limits, readiness, restarts written as a kubelet
+would). The exporter (the console script, filtered to this test's topics and groups, reading
+Kafka, the brokers' JMX agents and Kubernetes) polls every second; a Prometheus from the
+Debian package scrapes it and evaluates alerts/ every second.
 """
 
 import json
@@ -18,9 +20,10 @@ from bundle.alerts import RULES_FILE
 from bundle.render import DASHBOARD_DIR
 from harness.exporter import ExporterProcess
 from harness.kafka import KafkaCluster
+from harness.kube import KubeApiServer
 from harness.prometheus import JOB, Prometheus, wait_until
 
-pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
+pytestmark = [pytest.mark.kafka, pytest.mark.kube, pytest.mark.prometheus]
 
 HOT, COLD, WARM = "ble-e2e-hot", "ble-e2e-cold", "ble-e2e-warm"
 GROUP = "ble-e2e-orders"
@@ -69,8 +72,58 @@ def lagging(kafka3: KafkaCluster) -> KafkaCluster:
     return kafka3
 
 
+def _broker_pod(broker_id: int) -> dict[str, Any]:
+    container = {"name": "kafka", "image": "apache/kafka:4.1.1", "resources": {"limits": {"memory": "1Gi"}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"kafka-{broker_id}", "labels": {"app": "kafka"}},
+        "spec": {
+            "nodeName": f"node-{broker_id}",
+            "containers": [container],
+            "automountServiceAccountToken": False,
+        },
+    }
+
+
+def _pod_status(restarts: int, *, ready: bool = True, last_reason: str | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "kafka",
+        "image": "apache/kafka:4.1.1",
+        "imageID": "",
+        "ready": ready,
+        "restartCount": restarts,
+        "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}},
+    }
+    if last_reason:
+        container["lastState"] = {
+            "terminated": {"exitCode": 137, "reason": last_reason, "finishedAt": "2025-01-01T00:00:00Z"}
+        }
+    return {
+        "phase": "Running",
+        "podIP": "127.0.0.1",
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        "containerStatuses": [container],
+    }
+
+
 @pytest.fixture(scope="module")
-def exporter(lagging: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExporterProcess]:
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
+    """Broker pods kafka-0..2 on nodes in two zones, each with a 1 GiB memory limit."""
+    with KubeApiServer.start(tmp_path_factory.mktemp("kube")) as server:
+        server.create_namespace("kafka")
+        for broker_id in range(3):
+            server.create_node(f"node-{broker_id}", zone=f"zone-{broker_id % 2}")
+            server.request("POST", "/api/v1/namespaces/kafka/pods", _broker_pod(broker_id))
+            server.patch_pod_status("kafka", f"kafka-{broker_id}", _pod_status(0, last_reason="Completed"))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def exporter(
+    lagging: KafkaCluster, kube: KubeApiServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExporterProcess]:
+    workdir = tmp_path_factory.mktemp("exporter")
     jvm = ",".join(f"{b}={lagging.jmx_url(b)}" for b in lagging.node_ids)
     args = [
         "--poll-interval-seconds", "1",
@@ -78,10 +131,13 @@ def exporter(lagging: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) ->
         "--topic-allow", "ble-e2e-.*",
         "--granularity", "partition",
         "--jvm-endpoints", jvm,
+        "--kube-mode", "on",
+        "--kube-kubeconfig", str(kube.kubeconfig(workdir / "kubeconfig")),
+        "--kube-namespaces", "kafka",
     ]  # fmt: skip
-    with ExporterProcess.start(
-        tmp_path_factory.mktemp("exporter"), bootstrap_servers=lagging.bootstrap_servers, args=args
-    ) as proc:
+    with ExporterProcess.start(workdir, bootstrap_servers=lagging.bootstrap_servers, args=args) as proc:
+        # Broker 1 was OOMKilled and restarted while the exporter watched.
+        kube.patch_pod_status("kafka", "kafka-1", _pod_status(4, last_reason="OOMKilled"))
         yield proc
 
 
@@ -131,6 +187,7 @@ def _substitute(expr: str, exporter: ExporterProcess) -> str:
         "broker_id": LAGGING_BROKER,
         "group": GROUP,
         "__rate_interval": RATE_INTERVAL,
+        "__range": "1m",
     }
     return re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], expr)
 
@@ -225,3 +282,15 @@ def test_the_exporter_logs_nothing_alarming(exporter: ExporterProcess) -> None:
 def test_panel_targets_cover_every_dashboard() -> None:
     assert {d for d, _, _ in PANEL_TARGETS} == {p.name for p in DASHBOARD_DIR.glob("*.json")}
     assert len(PANEL_TARGETS) > 40
+
+
+@pytest.mark.parametrize("alertname", ["KafkaBrokerOOMKilled", "KafkaBrokerCrashLooping"])
+def test_pod_alerts_become_active_for_the_restarted_broker(prom: Prometheus, alertname: str) -> None:
+    active = wait_until(
+        lambda: [a for a in prom.alerts() if a["labels"]["alertname"] == alertname],
+        timeout=30,
+        what=f"{alertname} active",
+    )
+    assert [a["labels"]["broker_id"] for a in active] == [LAGGING_BROKER]
+    assert active[0]["labels"]["severity"] == "critical"
+    assert f"broker {LAGGING_BROKER}" in active[0]["annotations"]["summary"].lower()

@@ -151,8 +151,10 @@ def test_target_promql_rule(name: str, title: str, target: Json) -> None:
 @pytest.mark.parametrize(("name", "title", "target"), TARGETS, ids=TARGET_IDS)
 def test_target_rate_interval_rule(name: str, title: str, target: Json) -> None:
     for selector in selectors(target["expr"]):
-        if selector.range is not None:
+        if selector.function in {"rate", "irate"}:
             assert selector.range == "$__rate_interval", selector
+        elif selector.range is not None:
+            assert selector.range in {"$__rate_interval", "$__range"}, "no hard-coded ranges"
 
 
 @pytest.mark.parametrize(("name", "title", "target"), TARGETS, ids=TARGET_IDS)
