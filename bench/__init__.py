@@ -1,0 +1,1 @@
+"""Benchmark: a real broker with many topics and groups; prints figures, asserts nothing."""

@@ -1,0 +1,72 @@
+"""Measure the exporter in a process of its own: snapshot, refresh, render, requests, memory.
+
+`python -m bench.measure BOOTSTRAP REFRESHES` prints one JSON object.
+"""
+
+import asyncio
+import json
+import resource
+import statistics
+import sys
+import time
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from broker_lag_exporter.config import load_settings
+from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.sources.kafka import KafkaSource
+
+
+async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
+    """Poll like `serve` does and time each step."""
+    settings = load_settings(bootstrap_servers=bootstrap, kube_mode="off", collect_timeout_seconds=600)
+    source = KafkaSource(settings)
+    store = Store(max_age_seconds=3600)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(store, settings))
+    try:
+        started = time.perf_counter()
+        snapshot = await source.collect()
+        first = time.perf_counter() - started
+        store.record_success("kafka", snapshot, first)
+        times, renders = [], []
+        for _ in range(refreshes):
+            started = time.perf_counter()
+            snapshot = await source.collect()
+            times.append(time.perf_counter() - started)
+            store.record_success("kafka", snapshot, times[-1])
+            started = time.perf_counter()
+            body = generate_latest(registry)  # first render after a poll includes the join
+            renders.append(time.perf_counter() - started)
+        cached = []
+        for _ in range(5):
+            started = time.perf_counter()
+            generate_latest(registry)
+            cached.append(time.perf_counter() - started)
+    finally:
+        await source.close()
+    return {
+        "partitions": len(snapshot.partitions),
+        "groups": len(snapshot.groups),
+        "committed_offsets": sum(len(g.committed) for g in snapshot.groups),
+        "first_snapshot_seconds": first,
+        "refresh_seconds_median": statistics.median(times),
+        "refresh_seconds_max": max(times),
+        "requests_per_refresh": snapshot.requests,
+        "render_with_join_seconds_median": statistics.median(renders),
+        "render_cached_seconds_median": statistics.median(cached),
+        "metrics_bytes": len(body),
+        "metrics_series": sum(1 for line in body.splitlines() if line and not line.startswith(b"#")),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def main() -> None:
+    """Measure and print JSON."""
+    bootstrap, refreshes = sys.argv[1], int(sys.argv[2])
+    print(json.dumps(asyncio.run(measure(bootstrap, refreshes))))
+
+
+if __name__ == "__main__":
+    main()

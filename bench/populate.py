@@ -1,0 +1,88 @@
+"""Fill a real broker: many single-partition topics, records in each, groups committing on subsets."""
+
+import asyncio
+import random
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.commit import OffsetCommitRequest
+from aiokafka.protocol.coordination import FindCoordinatorRequest
+
+BATCH = 500
+
+
+def topic_name(i: int) -> str:
+    """Return the name of bench topic `i`."""
+    return f"bench-{i:05d}"
+
+
+async def create_topics(bootstrap: str, count: int) -> None:
+    """Create `count` single-partition topics in batches."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
+    await admin.start()
+    try:
+        for start in range(0, count, BATCH):
+            names = [topic_name(i) for i in range(start, min(count, start + BATCH))]
+            await admin.create_topics([NewTopic(n, 1, 1) for n in names], timeout_ms=120_000)
+    finally:
+        await admin.close()
+
+
+async def produce(bootstrap: str, count: int, records: int) -> None:
+    """Write `records` records to every topic."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks=1)
+    await producer.start()
+    try:
+        for i in range(count):
+            for r in range(records):
+                await producer.send(topic_name(i), b"x" * 100, key=str(r).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def commit_groups(bootstrap: str, topics: int, groups: int, per_group: int) -> int:
+    """Have each group commit offset 0 on `per_group` random topics; return offsets committed."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
+    await client.bootstrap()
+    rng = random.Random(7)  # noqa: S311 - reproducible workload, not security
+    try:
+        node = client.get_random_node()
+        for g in range(groups):
+            chosen = rng.sample(range(topics), per_group)
+            offsets = [(topic_name(t), [(0, 0, "")]) for t in chosen]
+            await commit_with_retry(client, node, f"bench-group-{g:03d}", offsets)
+    finally:
+        await client.close()
+    return groups * per_group
+
+
+async def commit_with_retry(
+    client: AIOKafkaClient, node: int, group: str, offsets: list[tuple[str, list[tuple[int, int, str]]]]
+) -> None:
+    """Commit as a member-less group, waiting while the offsets topic is created (codes 14-16)."""
+    request = OffsetCommitRequest(group, -1, "", -1, offsets)
+    for _ in range(120):
+        # FindCoordinator is what makes the broker create its offsets topic.
+        await client.send(node, FindCoordinatorRequest(group, 0))
+        response = await client.send(node, request)
+        errors = {e for _, parts in response.topics for _, e in parts if e}
+        if not errors:
+            return
+        if not errors <= {14, 15, 16}:
+            raise RuntimeError(f"OffsetCommit failed with error codes {errors}")
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the group coordinator never became available")
+
+
+async def populate(bootstrap: str, topics: int, groups: int, per_group: int, records: int) -> int:
+    """Create topics, write records and commit group offsets."""
+    await create_topics(bootstrap, topics)
+    await produce(bootstrap, topics, records)
+    return await commit_groups(bootstrap, topics, groups, per_group)
+
+
+def run(bootstrap: str, topics: int, groups: int, per_group: int, records: int) -> int:
+    """Synchronous entry point of populate."""
+    return asyncio.run(populate(bootstrap, topics, groups, per_group, records))

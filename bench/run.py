@@ -1,0 +1,69 @@
+"""`make bench`: one real broker, 10,000 topics and 500 groups; prints figures (no assertions).
+
+Options: --topics N --groups N --per-group N --records N --refreshes N.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import populate
+from harness.kafka import KafkaCluster
+
+
+def figures(result: dict[str, float]) -> str:
+    """Format the measurement for people."""
+    return "\n".join(
+        [
+            f"  partitions / groups / committed offsets: {result['partitions']:.0f} / "
+            f"{result['groups']:.0f} / {result['committed_offsets']:.0f}",
+            f"  first full snapshot:        {result['first_snapshot_seconds']:.2f} s",
+            f"  steady refresh (median):    {result['refresh_seconds_median']:.2f} s "
+            f"(max {result['refresh_seconds_max']:.2f} s)",
+            f"  Kafka requests per refresh: {result['requests_per_refresh']:.0f}",
+            f"  /metrics render with join:  {result['render_with_join_seconds_median'] * 1000:.1f} ms",
+            f"  /metrics render, cached:    {result['render_cached_seconds_median'] * 1000:.1f} ms",
+            f"  /metrics size:              {result['metrics_bytes'] / 1024:.0f} KiB, "
+            f"{result['metrics_series']:.0f} series",
+            f"  peak RSS of the exporter:   {result['peak_rss_bytes'] / 2**20:.0f} MiB",
+        ]
+    )
+
+
+def main() -> None:
+    """Start the broker, populate it, measure the exporter in its own process."""
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--topics", type=int, default=10_000)
+    parser.add_argument("--groups", type=int, default=500)
+    parser.add_argument("--per-group", type=int, default=20)
+    parser.add_argument("--records", type=int, default=2)
+    parser.add_argument("--refreshes", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ble-bench-") as tmp:
+        kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"})
+        with kafka:
+            started = time.monotonic()
+            populate.run(kafka.bootstrap_servers, args.topics, args.groups, args.per_group, args.records)
+            print(
+                f"populated {args.topics} topics and {args.groups} groups "
+                f"in {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.measure", kafka.bootstrap_servers, str(args.refreshes)],
+                capture_output=True,
+                check=True,
+                text=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            print("broker-lag-exporter:")
+            print(figures(result))
+            print(f"  broker RSS: {kafka.rss_bytes()[0] / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
