@@ -84,5 +84,5 @@ async def populate(bootstrap: str, topics: int, groups: int, per_group: int, rec
 
 
 def run(bootstrap: str, topics: int, groups: int, per_group: int, records: int) -> int:
-    """Synchronous entry point of populate."""
+    """Run populate synchronously."""
     return asyncio.run(populate(bootstrap, topics, groups, per_group, records))
