@@ -1,0 +1,111 @@
+"""HTTP endpoints: negotiation, readiness, basic auth, TLS, and no Kafka I/O on scrape."""
+
+import base64
+import ssl
+import subprocess
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from broker_lag_exporter.app import build_registry
+from broker_lag_exporter.config import Settings, load_settings
+from broker_lag_exporter.model import Broker, KafkaSnapshot
+from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.snapshot import Store
+
+SNAPSHOT = KafkaSnapshot(
+    brokers={0: Broker(0, "k", 9092)}, controller_id=0, partitions={}, end_offsets={}, groups=()
+)
+
+
+async def client_for(store: Store, settings: Settings) -> TestClient:
+    client = TestClient(TestServer(make_app(build_registry(store, settings), store, settings)))
+    await client.start_server()
+    return client
+
+
+async def test_readyz_waits_for_the_first_kafka_snapshot():
+    store = Store(60)
+    c = await client_for(store, load_settings(bootstrap_servers="k:9092"))
+    try:
+        assert (await c.get("/healthz")).status == 200
+        assert (await c.get("/readyz")).status == 503
+        store.record_success("kafka", SNAPSHOT, 0.1)
+        assert (await c.get("/readyz")).status == 200
+    finally:
+        await c.close()
+
+
+async def test_metrics_negotiates_openmetrics_and_gzip():
+    store = Store(60)
+    store.record_success("kafka", SNAPSHOT, 0.1)
+    c = await client_for(store, load_settings(bootstrap_servers="k:9092"))
+    try:
+        plain = await c.get("/metrics")
+        assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert 'kafka_broker_up{broker_id="0"} 1.0' in await plain.text()
+        om = await c.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        assert om.headers["Content-Type"].startswith("application/openmetrics-text")
+        assert (await om.text()).endswith("# EOF\n")
+        gz = await c.get("/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+        assert gz.headers.get("Content-Encoding") == "gzip"
+        landing = await c.get("/")
+        assert "broker-lag-exporter" in await landing.text()
+    finally:
+        await c.close()
+
+
+async def test_metrics_serves_source_health_before_any_data():
+    c = await client_for(Store(60), load_settings(bootstrap_servers="k:9092"))
+    try:
+        response = await c.get("/metrics")
+        assert response.status == 200
+        assert "broker_lag_exporter_build_info" in await response.text()
+    finally:
+        await c.close()
+
+
+async def test_basic_auth_protects_metrics_not_probes():
+    settings = load_settings(
+        bootstrap_servers="k:9092", web_basic_auth_username="prom", web_basic_auth_password="s3cret"
+    )
+    c = await client_for(Store(60), settings)
+    try:
+        assert (await c.get("/metrics")).status == 401
+        bad = base64.b64encode(b"prom:wrong").decode()
+        assert (await c.get("/metrics", headers={"Authorization": f"Basic {bad}"})).status == 401
+        good = base64.b64encode(b"prom:s3cret").decode()
+        assert (await c.get("/metrics", headers={"Authorization": f"Basic {good}"})).status == 200
+        assert (await c.get("/healthz")).status == 200
+        assert (
+            "s3cret" not in await (await c.get("/metrics", headers={"Authorization": f"Basic {good}"})).text()
+        )
+    finally:
+        await c.close()
+
+
+def test_tls_context_loads_the_configured_certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    settings = load_settings(bootstrap_servers="k:9092", web_tls_certfile=cert, web_tls_keyfile=key)
+    context = ssl_context(settings)
+    assert isinstance(context, ssl.SSLContext)
+    assert ssl_context(load_settings(bootstrap_servers="k:9092")) is None
