@@ -4,6 +4,7 @@ import base64
 import ssl
 import subprocess
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker_lag_exporter.app import build_registry
@@ -17,7 +18,7 @@ SNAPSHOT = KafkaSnapshot(
 )
 
 
-async def client_for(store: Store, settings: Settings) -> TestClient:
+async def client_for(store: Store, settings: Settings) -> TestClient[web.Request, web.Application]:
     client = TestClient(TestServer(make_app(build_registry(store, settings), store, settings)))
     await client.start_server()
     return client
