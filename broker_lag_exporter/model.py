@@ -78,7 +78,8 @@ class KafkaSnapshot:
 
     `known_brokers` holds ids that are live, named in replica lists, or were
     seen live recently: the ones that must be exported even when down.
-    `errors` counts failed requests of this poll by kind.
+    `errors` counts failed requests of this poll by kind. `topic_configs` holds
+    the configs the risk checks read, per topic (absent: DescribeConfigs failed).
     """
 
     brokers: Mapping[BrokerId, Broker]
@@ -89,6 +90,7 @@ class KafkaSnapshot:
     known_brokers: frozenset[BrokerId] = frozenset()
     errors: Mapping[str, int] = field(default_factory=dict)
     requests: int = 0
+    topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 ScrapeFailure: TypeAlias = Literal[

@@ -6,6 +6,7 @@ from broker_lag_exporter.risk.consumers import consumer_grace_rules, keda_rules
 from broker_lag_exporter.risk.kafka import leader_concentration, too_few_brokers
 from broker_lag_exporter.risk.memory import offheap_near_limit
 from broker_lag_exporter.risk.pods import broker_pod_rules, placement_rules
+from broker_lag_exporter.risk.topics import topic_rules
 
 RULES: tuple[Rule, ...] = (
     too_few_brokers,
@@ -15,6 +16,7 @@ RULES: tuple[Rule, ...] = (
     placement_rules,
     consumer_grace_rules,
     keda_rules,
+    topic_rules,
 )
 
 

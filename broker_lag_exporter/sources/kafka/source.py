@@ -12,6 +12,7 @@ import structlog
 from broker_lag_exporter.config import Settings
 from broker_lag_exporter.model import NO_LEADER, BrokerId, KafkaSnapshot, Partition, TopicPartition
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
+from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
 from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
@@ -78,6 +79,8 @@ class KafkaSource:
             groups = tg.create_task(
                 fetch_groups(conn, meta.brokers, self._keep_group, s.max_concurrent_requests)
             )
+            topics = {topic for topic, _ in meta.partitions}
+            configs = tg.create_task(fetch_topic_configs(conn, topics, s.describe_configs_batch))
         partitions = self._remember_leaders(meta.partitions)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
@@ -88,6 +91,7 @@ class KafkaSource:
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
             requests=conn.requests,
+            topic_configs=configs.result(),
         )
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))

@@ -1,0 +1,61 @@
+"""Risk rules over topic configs: replication factor 1, min.insync.replicas, unclean election."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from broker_lag_exporter.config import Settings
+from broker_lag_exporter.model import KafkaSnapshot
+from broker_lag_exporter.risk import Facts, Finding, Severity
+
+TOPIC_CHECKS: Mapping[str, Severity] = {
+    "topic_replication_factor_one": "warning",
+    "topic_min_insync_not_below_rf": "warning",
+    "unclean_leader_election": "warning",
+}
+_SHOWN = 5
+
+
+def replication_factors(kafka: KafkaSnapshot) -> dict[str, int]:
+    """Return each topic's replication factor: its largest replica set (a reassignment widens one)."""
+    factors: defaultdict[str, int] = defaultdict(int)
+    for (topic, _), partition in kafka.partitions.items():
+        factors[topic] = max(factors[topic], len(partition.replicas))
+    return dict(factors)
+
+
+def risky_topics(kafka: KafkaSnapshot) -> dict[str, list[str]]:
+    """Return, per topic check that could be evaluated, the topics it fires on (sorted).
+
+    The config checks are evaluated only when DescribeConfigs answered for at
+    least one topic, and only over the topics it answered for.
+    """
+    factors = replication_factors(kafka)
+    out: dict[str, list[str]] = {
+        "topic_replication_factor_one": sorted(t for t, rf in factors.items() if rf == 1)
+    }
+    configs = {t: c for t, c in kafka.topic_configs.items() if t in factors}
+    if configs:
+        out["topic_min_insync_not_below_rf"] = sorted(
+            t for t, c in configs.items() if _int(c.get("min.insync.replicas")) >= factors[t]
+        )
+        out["unclean_leader_election"] = sorted(
+            t for t, c in configs.items() if c.get("unclean.leader.election.enable", "").lower() == "true"
+        )
+    return out
+
+
+def _int(value: str | None) -> int:
+    # An unreadable value cannot be compared; 0 never fires.
+    return int(value) if value and value.isdigit() else 0
+
+
+def topic_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+    """Fire per cluster when any topic has replication factor 1, min.insync >= RF, or unclean election."""
+    if facts.kafka is None or not facts.kafka.partitions:
+        return
+    for check, topics in risky_topics(facts.kafka).items():
+        shown = ", ".join(topics[:_SHOWN]) + (
+            f" and {len(topics) - _SHOWN} more" if len(topics) > _SHOWN else ""
+        )
+        reason = f"{len(topics)} topic(s): {shown}" if topics else "no topic"
+        yield Finding(check, "cluster", "", bool(topics), TOPIC_CHECKS[check], reason)
