@@ -223,9 +223,7 @@ def kafka_version() -> str:
 def kafka_home() -> Path:
     """Run ``setup-kafka.sh`` (a no-op when cached) and return the dir holding ``lib/``."""
     env = {**os.environ, "BLE_CACHE_DIR": str(cache_dir())}
-    proc = subprocess.run(
-        ["bash", str(SETUP_SCRIPT)], capture_output=True, text=True, env=env, check=False
-    )
+    proc = subprocess.run(["bash", str(SETUP_SCRIPT)], capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise KafkaHarnessError(f"setup-kafka.sh failed:\n{proc.stderr[-4000:]}")
     lib = Path(proc.stdout.strip().splitlines()[-1])
@@ -410,9 +408,7 @@ def _parse_metadata_v1(body: bytes) -> BrokerMetadata:
     return BrokerMetadata(brokers, controller_id, leaders)
 
 
-def fetch_metadata(
-    address: str, topics: Sequence[str] = (), *, timeout: float = 2.0
-) -> BrokerMetadata:
+def fetch_metadata(address: str, topics: Sequence[str] = (), *, timeout: float = 2.0) -> BrokerMetadata:
     """Send one Metadata v1 request to ``host:port`` (no topics unless named)."""
     host, port = address.rsplit(":", 1)
     body = struct.pack(">i", len(topics)) + b"".join(_pack_str(t) for t in topics)
@@ -533,17 +529,14 @@ def _replica_ids(text: str) -> tuple[int, ...]:
 # ---------------------------------------------------------------- aiokafka helpers
 
 
-async def _produce(
-    bootstrap: str, topic: str, count: int, partition: int | None, prefix: str
-) -> None:
+async def _produce(bootstrap: str, topic: str, count: int, partition: int | None, prefix: str) -> None:
     from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - only the produce helpers need it
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
         pending = [
-            await producer.send(topic, f"{prefix}-{i}".encode(), partition=partition)
-            for i in range(count)
+            await producer.send(topic, f"{prefix}-{i}".encode(), partition=partition) for i in range(count)
         ]
         await asyncio.gather(*pending)
     finally:
@@ -553,9 +546,7 @@ async def _produce(
 async def _commit(bootstrap: str, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: PLC0415
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
@@ -774,9 +765,7 @@ class KafkaCluster:
                     pending.remove(node)
             if pending and time.monotonic() > deadline:
                 tails = "\n".join(_node_tail(n) for n in pending)
-                raise KafkaHarnessError(
-                    f"nodes {[n.node_id for n in pending]} not ready in time\n{tails}"
-                )
+                raise KafkaHarnessError(f"nodes {[n.node_id for n in pending]} not ready in time\n{tails}")
             if pending:
                 time.sleep(0.2)
 
@@ -898,9 +887,7 @@ class KafkaCluster:
 
     # ------------------------------------------------------------ tools as oracles
 
-    def run_tool(
-        self, main_class: str, *args: str, timeout: float = 60.0, stdin: str | None = None
-    ) -> str:
+    def run_tool(self, main_class: str, *args: str, timeout: float = 60.0, stdin: str | None = None) -> str:
         """Run one of Kafka's CLI classes with a small heap; return stdout, raise on failure."""
         return self._run_tool(main_class, args, timeout, stdin).stdout
 
@@ -962,9 +949,7 @@ class KafkaCluster:
                 if not node.running:
                     continue
                 meta = _probe(self.broker_address(node_id), [name])
-                if meta is None or any(
-                    meta.leaders.get((name, p)) is None for p in range(partitions)
-                ):
+                if meta is None or any(meta.leaders.get((name, p)) is None for p in range(partitions)):
                     return False
             return True
 
@@ -1012,9 +997,7 @@ class KafkaCluster:
         if partitions is not None:
             # --topic needs --partition too; a JSON file takes any number of partitions.
             spec = self.workdir / f"elect-{secrets.token_hex(4)}.json"
-            spec.write_text(
-                json.dumps({"partitions": [{"topic": t, "partition": p} for t, p in partitions]})
-            )
+            spec.write_text(json.dumps({"partitions": [{"topic": t, "partition": p} for t, p in partitions]}))
             target = ["--path-to-json-file", str(spec)]
         return self.run_tool(
             "org.apache.kafka.tools.LeaderElectionCommand",
@@ -1027,9 +1010,7 @@ class KafkaCluster:
 
     # ------------------------------------------------------------ traffic
 
-    def produce(
-        self, topic: str, count: int, partition: int | None = None, *, prefix: str = "m"
-    ) -> None:
+    def produce(self, topic: str, count: int, partition: int | None = None, *, prefix: str = "m") -> None:
         """Produce ``count`` records (acks=all) with aiokafka; to one partition if given."""
         _run_coroutine(_produce(self._live_bootstrap(), topic, count, partition, prefix))
 
