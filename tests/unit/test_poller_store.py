@@ -1,0 +1,88 @@
+"""Background polling and the snapshot store: deadlines, failure isolation, staleness."""
+
+import asyncio
+
+import pytest
+
+from broker_lag_exporter.docs import TARGET, render
+from broker_lag_exporter.poller import poll_once, run_pollers
+from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.sources import SourceError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Fixed:
+    def __init__(self, name: str, result: object = None, error: Exception | None = None, delay: float = 0):
+        self.name, self.result, self.error, self.delay = name, result, error, delay
+        self.polls = 0
+        self.closed = False
+
+    async def collect(self) -> object:
+        self.polls += 1
+        await asyncio.sleep(self.delay)
+        if self.error:
+            raise self.error
+        return self.result
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_success_then_failure_keeps_last_good_data():
+    store = Store(max_age_seconds=60)
+    assert await poll_once(Fixed("kafka", result="snap"), store, deadline=1)
+    assert not await poll_once(Fixed("kafka", error=SourceError("broker down")), store, deadline=1)
+    health = store.health()["kafka"]
+    assert (health.up, health.errors_total, health.last_error) == (False, 1, "broker down")
+    assert health.last_success is not None
+    assert store.latest("kafka", str) == "snap"
+    assert store.ready("kafka")
+
+
+async def test_deadline_fails_the_poll_with_a_clear_reason():
+    store = Store(max_age_seconds=60)
+    assert not await poll_once(Fixed("jvm", result=1, delay=5), store, deadline=0.05)
+    assert "collect_timeout_seconds=0.05" in (store.health()["jvm"].last_error or "")
+
+
+async def test_unexpected_exception_costs_one_poll_not_the_process():
+    store = Store(max_age_seconds=60)
+    assert not await poll_once(Fixed("kubernetes", error=KeyError("x")), store, deadline=1)
+    assert store.health()["kubernetes"].last_error == "internal error: KeyError"
+
+
+def test_stale_data_is_dropped_and_reported_down():
+    clock = Clock()
+    store = Store(max_age_seconds=60, clock=clock)
+    store.record_success("kafka", "snap", 0.1)
+    clock.now += 61
+    assert store.latest("kafka", str) is None
+    assert store.health()["kafka"].up is False
+    assert store.latest("kafka", int) is None  # wrong type is never returned
+
+
+async def test_one_failing_source_does_not_stop_the_others():
+    store = Store(max_age_seconds=60)
+    good, bad = Fixed("kafka", result="ok"), Fixed("jvm", error=SourceError("no"))
+    task = asyncio.create_task(run_pollers([good, bad], store, interval=0.01, deadline=1))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert good.polls > 3
+    assert bad.polls > 3
+    assert store.health()["kafka"].up
+    assert not store.health()["jvm"].up
+    assert good.closed
+    assert bad.closed
+
+
+def test_metric_reference_is_up_to_date():
+    assert TARGET.read_text() == render(), "run `make docs`"
