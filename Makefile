@@ -12,6 +12,7 @@ setup: setup-python
 	@scripts/setup-system.sh
 	@scripts/setup-kafka.sh
 	@scripts/setup-kube.sh
+	@scripts/setup-kustomize.sh
 
 demo: setup-python
 	@scripts/setup-kafka.sh

@@ -2,11 +2,31 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from bundle.alerts import RULES_FILE, load_groups
 from bundle.dashboards import DASHBOARDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
+DEPLOY_DIR = ROOT / "deploy"
+BASE_DIR = DEPLOY_DIR / "base"
+RBAC = DEPLOY_DIR / "rbac.yaml"
+PROMETHEUS_RULE = BASE_DIR / "prometheusrule.yaml"
+
+
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Dump multi-line strings (PromQL, descriptions) as `|` blocks, as a person would write them."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_BlockStyleDumper.add_representer(str, _str)
 
 
 def dashboard_files() -> dict[Path, str]:
@@ -17,6 +37,35 @@ def dashboard_files() -> dict[Path, str]:
     }
 
 
+def prometheus_rule() -> dict[str, Any]:
+    """Return the PrometheusRule resource holding the groups of alerts/."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": "broker-lag-exporter",
+            "labels": {"app.kubernetes.io/name": "broker-lag-exporter"},
+        },
+        "spec": {"groups": load_groups()},
+    }
+
+
+def deploy_files() -> dict[Path, str]:
+    """Return the copies kustomize needs inside deploy/base (it reads no file outside its root)."""
+    body = yaml.dump(prometheus_rule(), Dumper=_BlockStyleDumper, sort_keys=False, width=110)
+    files = {
+        PROMETHEUS_RULE: _generated_from(RULES_FILE) + body,
+        BASE_DIR / "rbac.yaml": _generated_from(RBAC) + RBAC.read_text(),
+    }
+    for path, text in dashboard_files().items():
+        files[BASE_DIR / "dashboards" / path.name] = text
+    return files
+
+
+def _generated_from(source: Path) -> str:
+    return f"# Generated from {source.relative_to(ROOT)} by `python -m bundle`: edit that file.\n"
+
+
 def render() -> dict[Path, str]:
     """Return every generated file."""
-    return dashboard_files()
+    return dashboard_files() | deploy_files()
