@@ -566,7 +566,8 @@ class KubeApiServer:
         deadline = time.monotonic() + timeout
         while True:
             obj = self.request("GET", f"{path}/{name}")
-            conditions = obj.get("status", {}).get("conditions", [])
+            # A fresh CRD may answer "conditions": null before its first condition.
+            conditions = (obj.get("status") or {}).get("conditions") or []
             if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return obj
             if time.monotonic() > deadline:
