@@ -1,6 +1,10 @@
 """`make bench`: one real broker, 10,000 topics and 500 groups; prints figures (no assertions).
 
-Options: --topics N --groups N --per-group N --records N --refreshes N.
+Then the peers (kafka_exporter, KMinion; scripts/setup-peers.sh builds them) run on the same broker in the
+same run, each alone, and the bench prints their figures and ours-versus-theirs ratios; a peer that cannot
+be built or run is printed as "not available: <reason>".
+
+Options: --topics N --groups N --per-group N --records N --refreshes N --scrapes N --no-peers.
 """
 
 import argparse
@@ -11,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import populate
+from bench import peers, populate
 from harness.kafka import KafkaCluster
 
 
@@ -42,7 +46,14 @@ def main() -> None:
     parser.add_argument("--per-group", type=int, default=20)
     parser.add_argument("--records", type=int, default=2)
     parser.add_argument("--refreshes", type=int, default=5)
+    parser.add_argument("--scrapes", type=int, default=4, help="GETs per exporter, incl. the first")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers and the served exporter")
     args = parser.parse_args()
+    builds: dict[str, peers.Build] = {}
+    if not args.no_peers:
+        # Before the broker starts: a first build takes minutes and should not share the cores.
+        print("peers: scripts/setup-peers.sh (builds once, cached after) ...", flush=True)
+        builds = peers.setup()
     with tempfile.TemporaryDirectory(prefix="ble-bench-") as tmp:
         kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"})
         with kafka:
@@ -62,7 +73,16 @@ def main() -> None:
             result = json.loads(out.stdout.strip().splitlines()[-1])
             print("broker-lag-exporter:")
             print(figures(result))
-            print(f"  broker RSS: {kafka.rss_bytes()[0] / 2**20:.0f} MiB")
+            print(f"  broker RSS: {kafka.rss_bytes()[0] / 2**20:.0f} MiB", flush=True)
+            if args.no_peers:
+                return
+            print("peers, same broker, one at a time, over HTTP:", flush=True)
+            results = peers.run_all(
+                kafka.bootstrap_servers, builds, Path(tmp), args.scrapes, lambda m: print(m, flush=True)
+            )
+            print(peers.table(results, builds))
+            print("ratios (ours vs theirs):")
+            print(peers.ratios(result, results))
 
 
 if __name__ == "__main__":
