@@ -533,6 +533,17 @@ def consumer_group() -> JSON:
                 "{{group}} {{topic}}/{{partition}} (broker {{broker_id}})",
             ),
         ),
+        table(
+            "Risk findings",
+            "Consumer-group risk checks evaluated for the selected groups (session timeout against the "
+            "consumers' grace period, KEDA thresholds and replicas): 'finding' means a risk "
+            "(docs/risks.md). Needs the Kubernetes source.",
+            "none",
+            Query(f"sort_desc({g('kafka_group_risk')})", table=True),
+            width=12,
+            rename={"Value": "finding"},
+            defaults=FINDING,
+        ),
         timeseries(
             "Groups with the most lag",
             "The ten groups with the most lag in the cluster, whatever the group selection. Click "

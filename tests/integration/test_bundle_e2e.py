@@ -107,15 +107,56 @@ def _pod_status(restarts: int, *, ready: bool = True, last_reason: str | None = 
     }
 
 
+OPEN_OBJECT: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+KEDA_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "scaledobjects.keda.sh"},
+    "spec": {
+        "group": "keda.sh",
+        "scope": "Namespaced",
+        "names": {"kind": "ScaledObject", "listKind": "ScaledObjectList", "plural": "scaledobjects"},
+        "versions": [
+            {
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {"spec": OPEN_OBJECT, "status": OPEN_OBJECT},
+                    }
+                },
+            }
+        ],
+    },
+}
+# Scales GROUP's consumers from zero at a lag threshold far below the floor: group findings.
+SCALED_OBJECT: dict[str, Any] = {
+    "apiVersion": "keda.sh/v1alpha1",
+    "kind": "ScaledObject",
+    "metadata": {"name": "orders"},
+    "spec": {
+        "scaleTargetRef": {"name": "orders"},
+        "minReplicaCount": 0,
+        "triggers": [
+            {"type": "kafka", "metadata": {"consumerGroup": GROUP, "topic": HOT, "lagThreshold": "5"}}
+        ],
+    },
+}
+
+
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
-    """Broker pods kafka-0..2 on nodes in two zones, each with a 1 GiB memory limit."""
+    """Broker pods kafka-0..2 on nodes in two zones, each with a 1 GiB memory limit; a KEDA ScaledObject."""
     with KubeApiServer.start(tmp_path_factory.mktemp("kube")) as server:
         server.create_namespace("kafka")
         for broker_id in range(3):
             server.create_node(f"node-{broker_id}", zone=f"zone-{broker_id % 2}")
             server.request("POST", "/api/v1/namespaces/kafka/pods", _broker_pod(broker_id))
             server.patch_pod_status("kafka", f"kafka-{broker_id}", _pod_status(0, last_reason="Completed"))
+        server.create_crd(KEDA_CRD)
+        server.request("POST", "/apis/keda.sh/v1alpha1/namespaces/kafka/scaledobjects", SCALED_OBJECT)
         yield server
 
 
