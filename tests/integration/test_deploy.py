@@ -23,7 +23,6 @@ from broker_lag_exporter.config import ConfigError, load_settings
 from bundle.alerts import load_groups
 from bundle.render import BASE_DIR, DASHBOARD_DIR, DEPLOY_DIR, ROOT
 from harness.kube import KubeApiServer
-from harness.prometheus import wait_until
 
 Doc = dict[str, Any]
 OVERLAYS = {"base": BASE_DIR, "strimzi": DEPLOY_DIR / "overlays" / "strimzi"}
@@ -247,26 +246,12 @@ def _path(doc: Doc) -> str:
     return f"{prefix}{scope}/{doc['kind'].lower()}s/{doc['metadata']['name']}"
 
 
-def _create_crd(kube: KubeApiServer, crd: Doc) -> None:
-    """Create a CRD and wait until it is Established (its status starts with no conditions at all)."""
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    kube.request("POST", path, crd)
-
-    def established() -> bool:
-        status = kube.request("GET", f"{path}/{crd['metadata']['name']}").get("status") or {}
-        return any(
-            c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or []
-        )
-
-    wait_until(established, timeout=30, what=f"CRD {crd['metadata']['name']} Established")
-
-
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
     _, crds = _tools()
     with KubeApiServer.start(tmp_path_factory.mktemp("kube-deploy")) as server:
         for name in CRD_FILES.values():
-            _create_crd(server, yaml.safe_load((crds / name).read_text()))
+            server.create_crd(yaml.safe_load((crds / name).read_text()))
         server.request(
             "POST",
             "/api/v1/namespaces",
