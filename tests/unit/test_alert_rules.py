@@ -137,7 +137,34 @@ def _findings_in_code() -> set[tuple[str, str, str]]:
             check, scope, severity = (_literal(args[k], constants) for k in (0, 1, 4))
             if check and scope and severity:
                 found.add((check, scope, severity))
+            elif scope and isinstance(args[4], ast.Subscript) and isinstance(args[4].value, ast.Name):
+                # Finding(check, scope, ..., SEVERITIES[check], ...): a table of checks.
+                found |= {(c, scope, sev) for c, sev in _tables(tree).get(args[4].value.id, {}).items()}
     return found
+
+
+def _tables(tree: ast.Module) -> dict[str, dict[str, str]]:
+    """Return module-level {name: {str: str}} literals (annotated or not)."""
+    tables: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        target, value = (
+            (node.targets[0], node.value)
+            if isinstance(node, ast.Assign)
+            else (node.target, node.value)
+            if isinstance(node, ast.AnnAssign)
+            else (None, None)
+        )
+        if isinstance(target, ast.Name) and isinstance(value, ast.Dict):
+            pairs = zip(value.keys, value.values, strict=True)
+            tables[target.id] = {
+                k.value: v.value
+                for k, v in pairs
+                if isinstance(k, ast.Constant)
+                and isinstance(v, ast.Constant)
+                and isinstance(k.value, str)
+                and isinstance(v.value, str)
+            }
+    return tables
 
 
 def _catches(alert: Alert, check: str, scope: str) -> bool:
@@ -159,7 +186,7 @@ def _catches(alert: Alert, check: str, scope: str) -> bool:
 
 def test_the_risk_rules_are_read_from_the_code() -> None:
     checks = {check for check, _, _ in _findings_in_code()}
-    assert {"too_few_brokers", "leader_concentration"} <= checks
+    assert {"too_few_brokers", "leader_concentration", "topic_replication_factor_one"} <= checks
 
 
 @pytest.mark.parametrize(("check", "scope", "severity"), sorted(_findings_in_code()))
