@@ -40,9 +40,11 @@ def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
 
 
 def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
-    """Return a registry holding only this exporter's collector."""
+    """Return a registry holding only this exporter's collector, refreshed on every new snapshot."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(store, settings))
+    collector = SnapshotCollector(store, settings)
+    registry.register(collector)
+    store.subscribe(collector.refresh)
     return registry
 
 

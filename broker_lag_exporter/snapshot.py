@@ -37,6 +37,11 @@ class Store:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._health: dict[str, Health] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every successful poll of any source."""
+        self._listeners.append(listener)
 
     def register(self, name: str) -> None:
         """Make a source known so its health is exported before its first poll ends."""
@@ -50,6 +55,8 @@ class Store:
         self._health[name] = replace(
             old, up=True, duration_seconds=duration, last_success=now, last_error=None
         )
+        for listener in self._listeners:
+            listener()
 
     def record_failure(self, name: str, error: str, duration: float) -> None:
         """Count a failed poll; the last good data stays until it is too old."""

@@ -98,7 +98,8 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
             broker_group_lag[broker, group.name] += lag
             if per_partition:
                 partition_rows.append(PartitionLag(group.name, tp[0], tp[1], broker, lag))
-        uncommitted = group.assigned.difference(group.committed).intersection(snapshot.partitions)
+        # Iterate the (small) assignment, never the cluster's partitions per group.
+        uncommitted = [tp for tp in group.assigned if tp not in group.committed and tp in snapshot.partitions]
         group_rows.append(GroupRow(group, sum(lag for _, _, lag in lags), len(lags), len(uncommitted)))
     brokers = _broker_rows(snapshot, broker_lag)
     return LagView(

@@ -38,7 +38,8 @@ class SnapshotCollector(Collector):
     """Builds fresh families from the store on every scrape.
 
     The join and the risk rules run once per new set of snapshots, not once per
-    scrape: repeated scrapes of the same data share their result.
+    scrape: repeated scrapes of the same data share their result, and `serve`
+    calls `refresh` after each successful poll so no scrape pays for the join.
     """
 
     def __init__(self, store: Store, settings: Settings) -> None:
@@ -46,6 +47,10 @@ class SnapshotCollector(Collector):
         self._settings = settings
         self._per_partition = settings.granularity == "partition"
         self._joined: _Joined | None = None
+
+    def refresh(self) -> None:
+        """Join the latest snapshots now, so the next scrape only renders."""
+        self._join()
 
     def _join(self) -> _Joined:
         kafka = self._store.latest("kafka", KafkaSnapshot)
