@@ -9,6 +9,7 @@ Options: --topics N --groups N --per-group N --records N --refreshes N --scrapes
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,8 @@ def figures(result: dict[str, float]) -> str:
 
 def main() -> None:
     """Start the broker, populate it, measure the exporter in its own process."""
+    # aiokafka logs a line per partition while thousands of new topics settle.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--topics", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=500)

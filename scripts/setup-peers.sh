@@ -32,7 +32,7 @@ unavailable() {
   printf '%s\tunavailable\t%s\n' "$1" "$2"
   missing=1
 }
-# The go command's own words, shorter: "<module>: https://proxy.golang.org answered 403 Forbidden (...)".
+# The go command's own words, shorter: "<module>: <proxy URL> answered 403 Forbidden (...)".
 go_error() {
   grep -v '^go: downloading' | sed -E -e 's/^go: //' -e 's/^module //' \
     -e 's#: reading (https?://[^/]+)/[^ ]*: #: \1 answered #' -e 's/server response: (.*)$/(\1)/' -e "s/^([^ ]+: )\1/\1/" | oneline
