@@ -11,15 +11,12 @@ started or scraped is reported with the reason instead of failing the benchmark.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.client
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +26,7 @@ import yaml
 
 from broker_lag_exporter import __version__
 from harness.exporter import ExporterHarnessError, ExporterProcess
-from harness.kafka import wait_until
+from harness.process import free_port, popen, terminate, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup-peers.sh"
@@ -216,18 +213,6 @@ def measure_scrapes(
     )
 
 
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    """Have the kernel SIGKILL the peer if the benchmark dies without stopping it."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-
-
 def _tail(log: Path, lines: int = 3) -> str:
     try:
         text = log.read_text(errors="replace").strip().splitlines()
@@ -241,29 +226,12 @@ def running(
     argv: Sequence[str], *, env: dict[str, str], workdir: Path, log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a peer with its output in `log`; SIGTERM (SIGKILL after 10 s) and reap it on the way out."""
-    main = threading.current_thread() is threading.main_thread()
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            env=env,
-            # Own session: Ctrl-C reaches only Python, which stops the peer itself.
-            start_new_session=True,
-            preexec_fn=_die_with_parent if main else None,  # noqa: PLW1509
-        )
+        proc = popen(argv, stdout=out, cwd=workdir, env=env)
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc, 10)
 
 
 def wait_listening(proc: subprocess.Popen[bytes], port: int, log: Path) -> float:

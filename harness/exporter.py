@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
-import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from harness.prometheus import wait_until
-
-_LIVE: weakref.WeakSet[ExporterProcess] = weakref.WeakSet()
-_LIVE_LOCK = threading.Lock()
+from harness.process import Service, free_port, popen, tail, terminate, wait_until
 
 
 class ExporterHarnessError(RuntimeError):
@@ -36,13 +28,7 @@ def console_script() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ExporterProcess:
+class ExporterProcess(Service):
     """`broker-lag-exporter serve` on 127.0.0.1 and a free port, logging to a file."""
 
     def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -63,7 +49,7 @@ class ExporterProcess:
     ) -> ExporterProcess:
         """Start `serve` and wait until /readyz says the first Kafka snapshot is in."""
         workdir.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        port = free_port()
         log = workdir / "exporter.log"
         argv = [
             *(command or [console_script()]),
@@ -77,18 +63,15 @@ class ExporterProcess:
             *args,
         ]
         with log.open("ab") as out:
-            proc = subprocess.Popen(
+            proc = popen(
                 argv,
-                stdin=subprocess.DEVNULL,
                 stdout=out,
-                stderr=subprocess.STDOUT,
                 cwd=workdir,
                 env={**os.environ, "BROKER_LAG_LOG_FORMAT": "json", **(env or {})},
-                start_new_session=True,
+                death_signal=signal.SIGTERM,
             )
         exporter = cls(proc, port, log)
-        with _LIVE_LOCK:
-            _LIVE.add(exporter)
+        exporter._track()
         try:
             wait_until(exporter.ready, timeout=timeout, what="exporter /readyz")
         except (TimeoutError, ExporterHarnessError) as exc:
@@ -120,42 +103,13 @@ class ExporterProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         """Return the end of the exporter's log."""
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return tail(self.log, lines)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, SIGKILL after ``timeout``; return the exit code. Idempotent."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        terminate(self.proc, timeout)
+        self._untrack()
         return self.proc.returncode
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-@atexit.register
-def _stop_all() -> None:
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for exporter in live:
-        exporter.stop(timeout=5)
 
 
 __all__ = ["ExporterHarnessError", "ExporterProcess", "console_script"]

@@ -24,30 +24,26 @@ killed node loses its leaderships within seconds; override with ``broker_props``
 from __future__ import annotations
 
 import asyncio
-import atexit
 import base64
 import contextlib
-import ctypes
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import struct
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from harness.cache import cache_dir
+from harness.process import Service, free_ports, popen, tail, terminate, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup-kafka.sh"
@@ -111,10 +107,6 @@ rules:
 """
 
 _T = TypeVar("_T")
-
-# Strong references: a cluster nobody holds any more must still be stopped at exit.
-_LIVE: set[KafkaCluster] = set()
-_LIVE_LOCK = threading.Lock()
 
 
 class KafkaHarnessError(RuntimeError):
@@ -239,72 +231,15 @@ def _classpath(home: Path) -> str:
 # ---------------------------------------------------------------- processes
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    """Have the kernel SIGKILL the JVM if the thread that started it dies.
-
-    Only used from the main thread: PDEATHSIG follows the forking *thread*, so a
-    node started from a pool thread would die with that thread.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 def _popen(args: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    main = threading.current_thread() is threading.main_thread()
     with log.open("ab") as out:
-        return subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            # Own session: a terminal's Ctrl-C reaches Python, which stops the nodes itself.
-            start_new_session=True,
-            preexec_fn=_die_with_parent if main else None,  # noqa: PLW1509
-        )
-
-
-def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``; always reaps."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (all held open until picked, so none repeats)."""
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:])
+        return popen(args, stdout=out, cwd=cwd)
 
 
 def _node_tail(node: _Node) -> str:
     return (
-        f"--- node {node.node_id} {node.server_log} ---\n{_tail(node.server_log)}\n"
-        f"--- node {node.node_id} {node.stdout_log} ---\n{_tail(node.stdout_log, 20)}"
+        f"--- node {node.node_id} {node.server_log} ---\n{tail(node.server_log)}\n"
+        f"--- node {node.node_id} {node.stdout_log} ---\n{tail(node.stdout_log, 20)}"
     )
 
 
@@ -317,24 +252,6 @@ def _random_cluster_id() -> str:
         encoded = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         if not encoded.startswith("-"):
             return encoded
-
-
-def wait_until(
-    probe: Callable[[], _T | None],
-    *,
-    timeout: float,
-    interval: float = 0.2,
-    what: str = "condition",
-) -> _T:
-    """Poll ``probe`` until it returns a truthy value; return it or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -559,7 +476,7 @@ async def _commit(bootstrap: str, group: str, offsets: Mapping[tuple[str, int], 
 # ---------------------------------------------------------------- the cluster
 
 
-class KafkaCluster:
+class KafkaCluster(Service):
     """A running KRaft cluster of combined broker+controller nodes on 127.0.0.1."""
 
     def __init__(self, nodes: list[_Node], *, workdir: Path, home: Path, cluster_id: str) -> None:
@@ -613,7 +530,7 @@ class KafkaCluster:
         broker_props: Mapping[str, str],
     ) -> KafkaCluster:
         workdir.mkdir(parents=True, exist_ok=True)
-        ports = iter(_free_ports(count * (3 if jmx else 2)))
+        ports = iter(free_ports(count * (3 if jmx else 2)))
         nodes = [
             _Node(i, next(ports), next(ports), next(ports) if jmx else None, workdir / f"node-{i}")
             for i in range(count)
@@ -713,7 +630,7 @@ class KafkaCluster:
                     failures.append(f"node {node.node_id}: {out.decode(errors='replace')[-2000:]}")
         finally:
             for _, proc in procs:
-                _terminate(proc, timeout=0)
+                terminate(proc, timeout=0)
         if failures:
             raise KafkaHarnessError("StorageTool format failed:\n" + "\n".join(failures))
 
@@ -743,8 +660,7 @@ class KafkaCluster:
             "kafka.Kafka",
             str(node.properties),
         ]
-        with _LIVE_LOCK:
-            _LIVE.add(self)  # the atexit hook stops whatever is registered here
+        self._track()  # the exit hook stops whatever is registered
         node.proc = _popen(args, node.stdout_log, node.dir)
 
     def _wait_ready(self, nodes: list[_Node], want: set[int], deadline: float) -> None:
@@ -779,7 +695,7 @@ class KafkaCluster:
     def restart(self, node_id: int, *, timeout: float = 60.0) -> None:
         """Start a node again on its storage and ports (stopping it first if running)."""
         node = self._node(node_id)
-        _terminate(node.proc, timeout=10)
+        terminate(node.proc, timeout=10)
         self._spawn(node)
         self._wait_ready([node], {node_id}, time.monotonic() + timeout)
 
@@ -801,19 +717,7 @@ class KafkaCluster:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._untrack()
 
     # ------------------------------------------------------------ addresses
 
@@ -1055,22 +959,3 @@ def _text(data: str | bytes | None) -> str:
     if data is None:
         return ""
     return data.decode(errors="replace") if isinstance(data, bytes) else data
-
-
-@contextlib.contextmanager
-def kafka_cluster(nodes: int = 1, **kwargs: Any) -> Iterator[KafkaCluster]:
-    """Context manager form of :meth:`KafkaCluster.start`."""
-    cluster = KafkaCluster.start(nodes, **kwargs)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@atexit.register
-def _stop_all() -> None:
-    """Never leave JVMs behind, whatever the tests did."""
-    with _LIVE_LOCK:
-        clusters = list(_LIVE)
-    for cluster in clusters:
-        cluster.stop(timeout=5)

@@ -51,25 +51,22 @@ Pods and their status, as a kubelet would
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
-import ctypes
 import json
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
+
+from harness.process import Service, free_port, popen, tail, terminate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup-kube.sh"
@@ -81,9 +78,6 @@ DEFAULT_USERS: Mapping[str, Sequence[str]] = {
     "nobody": (),
     "exporter": (),
 }
-
-_LIVE: set[KubeApiServer] = set()
-_LIVE_LOCK = threading.Lock()
 
 
 class KubeHarnessError(RuntimeError):
@@ -97,35 +91,6 @@ class KubeApiError(RuntimeError):
         super().__init__(f"{method} {path} -> HTTP {status}: {body[:2000]}")
         self.status = status
         self.body = body
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    """Have the kernel SIGTERM the child if the process that started it dies.
-
-    Only used when starting from the main thread: PDEATHSIG fires when the
-    *thread* that forked exits, which would kill a server started from a pool
-    thread early.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _run_openssl(*args: str, cwd: Path) -> None:
@@ -181,7 +146,7 @@ def bin_dir() -> Path:
     return Path(lines[-1])
 
 
-class KubeApiServer:
+class KubeApiServer(Service):
     """etcd + kube-apiserver processes; see the module docstring."""
 
     def __init__(self, workdir: Path, bin_dir: Path, users: Mapping[str, Sequence[str]]) -> None:
@@ -220,8 +185,7 @@ class KubeApiServer:
         workdir = Path(workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         server = cls(workdir, bin_dir(), all_users)
-        with _LIVE_LOCK:
-            _LIVE.add(server)
+        server._track()
         try:
             server._start(timeout)
         except BaseException:
@@ -229,28 +193,9 @@ class KubeApiServer:
             raise
         return server
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _popen(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
-        main = threading.current_thread() is threading.main_thread()
         with log.open("ab") as out:
-            return subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                preexec_fn=_die_with_parent if main else None,  # noqa: PLW1509
-            )
+            return popen(args, stdout=out, cwd=self.workdir, death_signal=signal.SIGTERM)
 
     def _start(self, timeout: float) -> None:
         t0 = time.monotonic()
@@ -269,7 +214,7 @@ class KubeApiServer:
 
     def _start_etcd(self, deadline: float) -> None:
         for attempt in range(3):  # a picked port can be taken before etcd binds it
-            client, peer = _free_port(), _free_port()
+            client, peer = free_port(), free_port()
             data = self.workdir / "etcd-data"
             self.etcd = self._popen(
                 [
@@ -299,17 +244,17 @@ class KubeApiServer:
                 except (OSError, ValueError):
                     pass
                 time.sleep(0.1)
-            self._terminate(self.etcd)
+            terminate(self.etcd, 15)
             if time.monotonic() >= deadline or attempt == 2:
                 break
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(data)
-        raise KubeHarnessError(f"etcd did not become healthy; log tail:\n{_tail(self.etcd_log)}")
+        raise KubeHarnessError(f"etcd did not become healthy; log tail:\n{tail(self.etcd_log)}")
 
     def _start_apiserver(self, deadline: float) -> None:
         pki = self.pki_dir
         for attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             self.apiserver = self._popen(
                 [
                     str(self.bin_dir / "kube-apiserver"),
@@ -344,11 +289,11 @@ class KubeApiServer:
                 if self._ready():
                     return
                 time.sleep(0.2)
-            self._terminate(self.apiserver)
-            in_use = "address already in use" in _tail(self.apiserver_log, 200)
+            terminate(self.apiserver, 15)
+            in_use = "address already in use" in tail(self.apiserver_log, 200)
             if not in_use or time.monotonic() >= deadline or attempt == 2:
                 break
-        raise KubeHarnessError(f"kube-apiserver did not become ready; log tail:\n{_tail(self.apiserver_log)}")
+        raise KubeHarnessError(f"kube-apiserver did not become ready; log tail:\n{tail(self.apiserver_log)}")
 
     def _ready(self) -> bool:
         try:
@@ -357,23 +302,11 @@ class KubeApiServer:
             return False
         return status == 200
 
-    @staticmethod
-    def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
     def stop(self) -> None:
         """Stop kube-apiserver, then etcd; idempotent."""
-        self._terminate(self.apiserver)
-        self._terminate(self.etcd)
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        terminate(self.apiserver, 15)
+        terminate(self.etcd, 15)
+        self._untrack()
 
     # ------------------------------------------------------------------ access
 
@@ -643,29 +576,10 @@ class KubeApiServer:
             time.sleep(0.05)
 
 
-@contextlib.contextmanager
-def kube_apiserver(workdir: Path, **kwargs: Any) -> Iterator[KubeApiServer]:
-    """Context manager form of :meth:`KubeApiServer.start`."""
-    server = KubeApiServer.start(workdir, **kwargs)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@atexit.register
-def _stop_all() -> None:
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for server in live:
-        server.stop()
-
-
 __all__ = [
     "DEFAULT_USERS",
     "KubeApiError",
     "KubeApiServer",
     "KubeHarnessError",
     "bin_dir",
-    "kube_apiserver",
 ]

@@ -13,39 +13,26 @@ every second so tests see data within seconds. ``scripts/setup-system.sh`` insta
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
 import shutil
-import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any
 
 import yaml
 
+from harness.process import Service, free_port, popen, tail, terminate, wait_until
+
 JOB = "broker-lag-exporter"
-_T = TypeVar("_T")
-_LIVE: weakref.WeakSet[Prometheus] = weakref.WeakSet()
-_LIVE_LOCK = threading.Lock()
 
 
 class PrometheusHarnessError(RuntimeError):
     """Prometheus is missing, failed to start, or answered with an error."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def binary(name: str = "prometheus") -> str:
@@ -56,21 +43,7 @@ def binary(name: str = "prometheus") -> str:
     return path
 
 
-def wait_until(
-    probe: Callable[[], _T | None], *, timeout: float, interval: float = 0.5, what: str = "condition"
-) -> _T:
-    """Poll ``probe`` until it returns a truthy value; return it or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-class Prometheus:
+class Prometheus(Service):
     """A running Prometheus scraping fixed targets as one job, with optional rule files."""
 
     def __init__(self, proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
@@ -98,10 +71,9 @@ class Prometheus:
         }
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))
-        port = _free_port()
-        log = (workdir / "prometheus.log").open("ab")
-        with log:
-            proc = subprocess.Popen(
+        port = free_port()
+        with (workdir / "prometheus.log").open("ab") as log:
+            proc = popen(
                 [
                     binary(),
                     f"--config.file={config_file}",
@@ -109,15 +81,11 @@ class Prometheus:
                     f"--web.listen-address=127.0.0.1:{port}",
                     "--log.level=warn",
                 ],
-                stdin=subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.STDOUT,
                 cwd=workdir,
-                start_new_session=True,
             )
         prom = cls(proc, port, workdir)
-        with _LIVE_LOCK:
-            _LIVE.add(prom)
+        prom._track()
         try:
             wait_until(prom._ready, timeout=timeout, what="Prometheus /-/ready")
         except TimeoutError as exc:
@@ -138,34 +106,12 @@ class Prometheus:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout``; idempotent."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        terminate(self.proc, timeout)
+        self._untrack()
 
     def log_tail(self, lines: int = 30) -> str:
         """Return the end of Prometheus' log."""
-        try:
-            text = (self.workdir / "prometheus.log").read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return tail(self.workdir / "prometheus.log", lines)
 
     # ------------------------------------------------------------ HTTP API
 
@@ -227,22 +173,4 @@ class Prometheus:
         wait_until(all_up, timeout=timeout, what="every scrape target up")
 
 
-@contextlib.contextmanager
-def prometheus(workdir: Path, **kwargs: Any) -> Iterator[Prometheus]:
-    """Context manager form of :meth:`Prometheus.start`."""
-    prom = Prometheus.start(workdir, **kwargs)
-    try:
-        yield prom
-    finally:
-        prom.stop()
-
-
-@atexit.register
-def _stop_all() -> None:
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for prom in live:
-        prom.stop(timeout=5)
-
-
-__all__ = ["JOB", "Prometheus", "PrometheusHarnessError", "binary", "prometheus", "wait_until"]
+__all__ = ["JOB", "Prometheus", "PrometheusHarnessError", "binary"]

@@ -21,7 +21,8 @@ from bundle.render import DASHBOARD_DIR
 from harness.exporter import ExporterProcess
 from harness.kafka import KafkaCluster
 from harness.kube import KubeApiServer
-from harness.prometheus import JOB, Prometheus, wait_until
+from harness.process import wait_until
+from harness.prometheus import JOB, Prometheus
 
 pytestmark = [pytest.mark.kafka, pytest.mark.kube, pytest.mark.prometheus]
 

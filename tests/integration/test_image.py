@@ -10,7 +10,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tomllib
@@ -27,7 +26,7 @@ import yaml
 
 from broker_lag_exporter.config import Settings
 from harness.kafka import KafkaCluster
-from harness.prometheus import wait_until
+from harness.process import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -206,12 +205,6 @@ def test_the_venv_imports_the_installed_package_not_the_source_tree(venv: Path, 
     assert Path(proc.stdout.strip()).is_relative_to(venv)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -228,7 +221,7 @@ def test_entrypoint_serves_a_real_cluster_from_the_clean_venv(
 ) -> None:
     final = _final()
     argv = [*_exec_form(final.args("ENTRYPOINT")[0]), *_exec_form(final.args("CMD")[0])]
-    port = _free_port()
+    port = free_port()
     env = _image_env()
     env["PATH"] = env["PATH"].replace("/opt/broker-lag-exporter", str(venv)).replace("$PATH", "/usr/bin:/bin")
     # What a user adds at `docker run -e ...`; loopback and a free port instead of 0.0.0.0:9340.

@@ -13,8 +13,8 @@ from harness.kafka import (
     parse_group_describe,
     parse_quorum_status,
     parse_topic_describe,
-    wait_until,
 )
+from harness.process import wait_until
 
 GROUPS_OUTPUT = """
 Consumer group 'idle' has no active members.
