@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(32, ge=1, le=1024)
     list_offsets_batch: int = Field(5000, ge=1, description="partitions per ListOffsets request")
     describe_configs_batch: int = Field(1000, ge=1, description="topics per DescribeConfigs request")
+    topic_configs_refresh_seconds: Seconds = Field(
+        300.0, description="re-read every topic's configs this often; new topics are read at once"
+    )
 
     group_allow: Regex = Field(".*", description="export groups matching this regex")
     group_deny: Regex = Field("", description="skip groups matching this regex (empty: none)")

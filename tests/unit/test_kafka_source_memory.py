@@ -40,3 +40,12 @@ def test_shards_split_groups_stably_and_completely():
     assert sum(len(s) for s in shards) == len(groups)
     assert all(len(s) > 40 for s in shards)
     assert all(in_shard(g, 0, 1) for g in groups)
+
+
+def test_carry_forward_serves_topic_configs_between_full_reads():
+    last = {"orders": {"min.insync.replicas": "2"}, "deleted": {"min.insync.replicas": "1"}}
+    fresh = {"new": {"min.insync.replicas": "1"}}
+    assert carry_forward({"orders", "new"}, fresh, last) == {
+        "orders": {"min.insync.replicas": "2"},
+        "new": {"min.insync.replicas": "1"},
+    }

@@ -4,8 +4,9 @@ import asyncio
 import re
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from typing import TypeVar
 
 import structlog
 
@@ -18,6 +19,8 @@ from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
 from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
 
 log = structlog.get_logger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def name_filter(allow: str, deny: str) -> Callable[[str], bool]:
@@ -31,20 +34,16 @@ def in_shard(group: str, index: int, count: int) -> bool:
     return count == 1 or zlib.crc32(group.encode()) % count == index
 
 
-def carry_forward(
-    partitions: Mapping[TopicPartition, Partition],
-    fresh: Mapping[TopicPartition, int],
-    last: Mapping[TopicPartition, int],
-) -> dict[TopicPartition, int]:
-    """Return this poll's end offsets, keeping the last known one where none was read.
+def carry_forward(keys: Iterable[K], fresh: Mapping[K, V], last: Mapping[K, V]) -> dict[K, V]:
+    """Return this poll's value for every key, keeping the last known one where none was read.
 
-    A leaderless partition cannot be asked for its end offset, but nothing can
-    be written to it either: its last known end offset is still exact, and the
-    lag on a dead broker's partitions is what users need most. (A partition
-    whose leader failed to answer keeps its last value too; that failure is
-    counted.) Deleted partitions are forgotten.
+    Keys that are gone (deleted partitions or topics) are forgotten. End
+    offsets: a leaderless partition cannot be asked for its end offset, but
+    nothing can be written to it either, so its last known end offset is still
+    exact, and the lag on a dead broker's partitions is what users need most.
+    Topic configs: only re-read every few minutes.
     """
-    return {tp: fresh[tp] if tp in fresh else last[tp] for tp in partitions if tp in fresh or tp in last}
+    return {k: fresh[k] if k in fresh else last[k] for k in keys if k in fresh or k in last}
 
 
 class KafkaSource:
@@ -65,6 +64,8 @@ class KafkaSource:
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, int] = {}
+        self._configs: dict[str, dict[str, str]] = {}
+        self._configs_read_at = -float("inf")
         keep_group = name_filter(settings.group_allow, settings.group_deny)
         self._keep_topic = name_filter(settings.topic_allow, settings.topic_deny)
         self._keep_group = lambda g: keep_group(g) and in_shard(g, settings.shard_index, settings.shard_count)
@@ -79,8 +80,7 @@ class KafkaSource:
             groups = tg.create_task(
                 fetch_groups(conn, meta.brokers, self._keep_group, s.max_concurrent_requests)
             )
-            topics = {topic for topic, _ in meta.partitions}
-            configs = tg.create_task(fetch_topic_configs(conn, topics, s.describe_configs_batch))
+            configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
         partitions = self._remember_leaders(meta.partitions)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
@@ -96,6 +96,22 @@ class KafkaSource:
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))
         return snapshot
+
+    async def _topic_configs(self, topics: set[str]) -> dict[str, dict[str, str]]:
+        """Return topic configs, re-reading all of them only every few minutes.
+
+        DescribeConfigs is costly for brokers, and a broker answers one
+        connection's requests in order: reading 10,000 topics' configs every poll
+        would delay the OffsetFetch requests that lag depends on.
+        """
+        now = self._clock()
+        stale = now - self._configs_read_at >= self._settings.topic_configs_refresh_seconds
+        wanted = topics if stale else topics - self._configs.keys()
+        fresh = await fetch_topic_configs(self._conn, wanted, self._settings.describe_configs_batch)
+        if stale:
+            self._configs_read_at = now
+        self._configs = carry_forward(topics, fresh, self._configs)
+        return self._configs
 
     def _remember_leaders(
         self, partitions: dict[TopicPartition, Partition]
