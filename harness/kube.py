@@ -80,6 +80,71 @@ DEFAULT_USERS: Mapping[str, Sequence[str]] = {
 }
 
 
+_OPEN_OBJECT: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+#: KEDA's ScaledObject CRD with an open schema: enough for the exporter to read ScaledObjects.
+KEDA_SCALEDOBJECT_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "scaledobjects.keda.sh"},
+    "spec": {
+        "group": "keda.sh",
+        "scope": "Namespaced",
+        "names": {
+            "kind": "ScaledObject",
+            "listKind": "ScaledObjectList",
+            "plural": "scaledobjects",
+            "singular": "scaledobject",
+            "shortNames": ["so"],
+        },
+        "versions": [
+            {
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {"spec": _OPEN_OBJECT, "status": _OPEN_OBJECT},
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def container_status(
+    restarts: int, *, ready: bool = True, last_reason: str | None = None, name: str = "kafka"
+) -> dict[str, Any]:
+    """Return a running container's status as a kubelet reports it (for patch_pod_status)."""
+    status: dict[str, Any] = {
+        "name": name,
+        "image": "apache/kafka:4.1.1",
+        "imageID": "",
+        "ready": ready,
+        "restartCount": restarts,
+        "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}},
+    }
+    if last_reason:
+        status["lastState"] = {
+            "terminated": {"exitCode": 137, "reason": last_reason, "finishedAt": "2025-01-01T00:00:00Z"}
+        }
+    return status
+
+
+def running_pod_status(ip: str, *containers: dict[str, Any]) -> dict[str, Any]:
+    """Return a Running pod's status, Ready when every container is."""
+    ready = all(c["ready"] for c in containers)
+    return {
+        "phase": "Running",
+        "podIP": ip,
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        "containerStatuses": list(containers),
+    }
+
+
 class KubeHarnessError(RuntimeError):
     """etcd or kube-apiserver failed to build, start or stop."""
 
@@ -578,8 +643,11 @@ class KubeApiServer(Service):
 
 __all__ = [
     "DEFAULT_USERS",
+    "KEDA_SCALEDOBJECT_CRD",
     "KubeApiError",
     "KubeApiServer",
     "KubeHarnessError",
     "bin_dir",
+    "container_status",
+    "running_pod_status",
 ]

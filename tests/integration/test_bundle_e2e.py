@@ -20,7 +20,7 @@ from bundle.alerts import RULES_FILE
 from bundle.render import DASHBOARD_DIR
 from harness.exporter import ExporterProcess
 from harness.kafka import KafkaCluster
-from harness.kube import KubeApiServer
+from harness.kube import KEDA_SCALEDOBJECT_CRD, KubeApiServer, container_status, running_pod_status
 from harness.process import wait_until
 from harness.prometheus import JOB, Prometheus
 
@@ -87,51 +87,10 @@ def _broker_pod(broker_id: int) -> dict[str, Any]:
     }
 
 
-def _pod_status(restarts: int, *, ready: bool = True, last_reason: str | None = None) -> dict[str, Any]:
-    container: dict[str, Any] = {
-        "name": "kafka",
-        "image": "apache/kafka:4.1.1",
-        "imageID": "",
-        "ready": ready,
-        "restartCount": restarts,
-        "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}},
-    }
-    if last_reason:
-        container["lastState"] = {
-            "terminated": {"exitCode": 137, "reason": last_reason, "finishedAt": "2025-01-01T00:00:00Z"}
-        }
-    return {
-        "phase": "Running",
-        "podIP": "127.0.0.1",
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        "containerStatuses": [container],
-    }
+def _pod_status(restarts: int, *, last_reason: str) -> dict[str, Any]:
+    return running_pod_status("127.0.0.1", container_status(restarts, last_reason=last_reason))
 
 
-OPEN_OBJECT: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-KEDA_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "scaledobjects.keda.sh"},
-    "spec": {
-        "group": "keda.sh",
-        "scope": "Namespaced",
-        "names": {"kind": "ScaledObject", "listKind": "ScaledObjectList", "plural": "scaledobjects"},
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {"spec": OPEN_OBJECT, "status": OPEN_OBJECT},
-                    }
-                },
-            }
-        ],
-    },
-}
 # Scales GROUP's consumers from zero at a lag threshold far below the floor: group findings.
 SCALED_OBJECT: dict[str, Any] = {
     "apiVersion": "keda.sh/v1alpha1",
@@ -156,7 +115,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
             server.create_node(f"node-{broker_id}", zone=f"zone-{broker_id % 2}")
             server.request("POST", "/api/v1/namespaces/kafka/pods", _broker_pod(broker_id))
             server.patch_pod_status("kafka", f"kafka-{broker_id}", _pod_status(0, last_reason="Completed"))
-        server.create_crd(KEDA_CRD)
+        server.create_crd(KEDA_SCALEDOBJECT_CRD)
         server.request("POST", "/apis/keda.sh/v1alpha1/namespaces/kafka/scaledobjects", SCALED_OBJECT)
         yield server
 

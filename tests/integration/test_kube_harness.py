@@ -4,55 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.rest import ApiException
 
-from harness.kube import KubeApiError, KubeApiServer
+from harness.kube import KEDA_SCALEDOBJECT_CRD, KubeApiError, KubeApiServer
 
 pytestmark = pytest.mark.kube
-
-KEDA_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "scaledobjects.keda.sh"},
-    "spec": {
-        "group": "keda.sh",
-        "scope": "Namespaced",
-        "names": {
-            "kind": "ScaledObject",
-            "listKind": "ScaledObjectList",
-            "plural": "scaledobjects",
-            "singular": "scaledobject",
-            "shortNames": ["so"],
-        },
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "x-kubernetes-preserve-unknown-fields": True,
-                            },
-                            "status": {
-                                "type": "object",
-                                "x-kubernetes-preserve-unknown-fields": True,
-                            },
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +98,7 @@ async def test_rbac_forbidden_and_granted(kube: KubeApiServer, tmp_path: Path) -
 
 async def test_crd_and_custom_object(kube: KubeApiServer, tmp_path: Path) -> None:
     kube.create_namespace("kafka")
-    kube.create_crd(KEDA_CRD)
+    kube.create_crd(KEDA_SCALEDOBJECT_CRD)
     body = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",

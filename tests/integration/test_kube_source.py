@@ -24,7 +24,7 @@ from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.sources.kubernetes import KubernetesSource
 from harness.kafka import KafkaCluster
-from harness.kube import KubeApiServer
+from harness.kube import KEDA_SCALEDOBJECT_CRD, KubeApiServer, container_status, running_pod_status
 
 pytestmark = [pytest.mark.kube, pytest.mark.kafka]
 
@@ -34,32 +34,6 @@ CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobject
 MERGE = "application/merge-patch+json"
 GROUP = "kube-orders"
 TOPIC = "kube-orders"
-OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-KEDA_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "scaledobjects.keda.sh"},
-    "spec": {
-        "group": "keda.sh",
-        "scope": "Namespaced",
-        "names": {
-            "kind": "ScaledObject",
-            "listKind": "ScaledObjectList",
-            "plural": "scaledobjects",
-            "singular": "scaledobject",
-        },
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {"type": "object", "properties": {"spec": OPEN, "status": OPEN}}
-                },
-            }
-        ],
-    },
-}
 SELF = {"matchLabels": {"app": "kafka"}}
 
 
@@ -97,34 +71,8 @@ def broker_spec(node: str, *, ephemeral: bool, memory: str | None) -> dict[str, 
     }
 
 
-def container_status(restarts: int, reason: str | None = None, ready: bool = True) -> dict[str, Any]:
-    status: dict[str, Any] = {
-        "name": "kafka",
-        "image": "apache/kafka:4.1.1",
-        "imageID": "",
-        "ready": ready,
-        "restartCount": restarts,
-        "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}},
-    }
-    if reason:
-        status["lastState"] = {
-            "terminated": {"exitCode": 137, "reason": reason, "finishedAt": "2025-01-01T00:00:00Z"}
-        }
-    return status
-
-
 def set_status(kube: KubeApiServer, ns: str, name: str, ip: str, *statuses: dict[str, Any]) -> None:
-    ready = all(s["ready"] for s in statuses)
-    kube.patch_pod_status(
-        ns,
-        name,
-        {
-            "phase": "Running",
-            "podIP": ip,
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-            "containerStatuses": list(statuses),
-        },
-    )
+    kube.patch_pod_status(ns, name, running_pod_status(ip, *statuses))
 
 
 def create_pod(
@@ -174,7 +122,9 @@ def populate(kube: KubeApiServer) -> None:
     create_pod(kube, "kafka", "kafka-1", labels, broker_spec("node-c", ephemeral=True, memory=None))
     create_pod(kube, "kafka", "kafka-tools", labels, broker_spec("node-b", ephemeral=False, memory="1Gi"))
     set_status(kube, "kafka", "kafka-0", "10.1.0.10", container_status(0))
-    set_status(kube, "kafka", "kafka-1", "10.1.0.11", container_status(14, "OOMKilled", ready=False))
+    set_status(
+        kube, "kafka", "kafka-1", "10.1.0.11", container_status(14, last_reason="OOMKilled", ready=False)
+    )
     set_status(kube, "kafka", "kafka-tools", "10.1.0.12", container_status(0))
     kube.request(
         "POST",
@@ -216,7 +166,7 @@ def populate(kube: KubeApiServer) -> None:
     )
     # The test's consumer connects from 127.0.0.1: that is the member host Kafka reports.
     kube.patch_pod_status("apps", "orders-5d4f-x1", {"phase": "Running", "podIP": "127.0.0.1"})
-    kube.create_crd(KEDA_CRD)
+    kube.create_crd(KEDA_SCALEDOBJECT_CRD)
     trigger = {"type": "kafka", "metadata": {"consumerGroup": GROUP, "topic": TOPIC, "lagThreshold": "5"}}
     kube.request(
         "POST", KEDA, scaled_object("orders", {"scaleTargetRef": {"name": "orders"}, "triggers": [trigger]})
@@ -352,7 +302,9 @@ async def test_restart_seen_through_the_watch(kube: KubeApiServer, settings_for:
         before = await source.collect()
         count = before.broker_pods[0].status.restarts
         started = time.monotonic()
-        set_status(kube, "kafka", "kafka-0", "10.1.0.10", container_status(count + 1, "OOMKilled"))
+        set_status(
+            kube, "kafka", "kafka-0", "10.1.0.10", container_status(count + 1, last_reason="OOMKilled")
+        )
         after = await wait_for(
             source, lambda s: s.broker_pods[0].status.restarts == count + 1, settings.poll_interval_seconds
         )
@@ -373,7 +325,7 @@ async def test_relist_after_gone(kube: KubeApiServer, settings_for: SettingsFor)
         # A changed CRD spec rebuilds the resource's watch cache at a newer
         # revision: the watch resumes from an expired resourceVersion and gets
         # 410 Gone, as informers do after an upgrade of the CRD.
-        kube.request("PATCH", CRD_PATH, {"spec": {"names": {"shortNames": ["so"]}}}, content_type=MERGE)
+        kube.request("PATCH", CRD_PATH, {"spec": {"names": {"shortNames": ["so", "kso"]}}}, content_type=MERGE)
         started = time.monotonic()
         after = await wait_for(source, lambda s: s.relists[resource, "expired"] >= 1, 60)
         print(f"\nre-listed after 410 Gone in {time.monotonic() - started:.2f}s")
