@@ -325,7 +325,8 @@ async def test_relist_after_gone(kube: KubeApiServer, settings_for: SettingsFor)
         # A changed CRD spec rebuilds the resource's watch cache at a newer
         # revision: the watch resumes from an expired resourceVersion and gets
         # 410 Gone, as informers do after an upgrade of the CRD.
-        kube.request("PATCH", CRD_PATH, {"spec": {"names": {"shortNames": ["so", "kso"]}}}, content_type=MERGE)
+        names = {"spec": {"names": {"shortNames": ["so", "kso"]}}}
+        kube.request("PATCH", CRD_PATH, names, content_type=MERGE)
         started = time.monotonic()
         after = await wait_for(source, lambda s: s.relists[resource, "expired"] >= 1, 60)
         print(f"\nre-listed after 410 Gone in {time.monotonic() - started:.2f}s")
