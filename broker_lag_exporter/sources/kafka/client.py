@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from aiokafka.helpers import create_ssl_context
 
 from broker_lag_exporter.config import Settings
@@ -19,6 +19,10 @@ log = structlog.get_logger(__name__)
 
 class RequestError(SourceError):
     """One request failed; the caller decides whether that fails the poll."""
+
+
+class UnsupportedRequestError(RequestError):
+    """The broker supports no version of this request that we can build; not a failure."""
 
 
 class KafkaConnection:
@@ -76,6 +80,10 @@ class KafkaConnection:
         try:
             async with asyncio.timeout(self._settings.request_timeout_seconds):
                 return await client.send(node, request)
+        except (NotImplementedError, IncompatibleBrokerVersion) as exc:
+            # aiokafka's version negotiation found no common version (an older broker).
+            self.requests -= 1
+            raise UnsupportedRequestError(f"{kind} to broker {node}: {_describe(exc)}") from exc
         except (KafkaError, OSError, TimeoutError) as exc:
             self.errors[kind] += 1
             raise RequestError(f"{kind} to broker {node} failed: {_describe(exc)}") from exc

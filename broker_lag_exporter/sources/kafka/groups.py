@@ -1,4 +1,4 @@
-"""Consumer groups: list per broker, describe per coordinator, committed offsets per group."""
+"""Consumer groups: list per broker, describe per coordinator, committed offsets per coordinator batch."""
 
 import asyncio
 from collections import defaultdict
@@ -11,13 +11,15 @@ from aiokafka.protocol.admin import ListGroupsRequest
 from aiokafka.protocol.commit import OffsetFetchRequest
 
 from broker_lag_exporter.model import BrokerId, Group, Member, TopicPartition
-from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError
+from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError, UnsupportedRequestError
 from broker_lag_exporter.sources.kafka.protocol import (
     ConsumerGroupDescribeRequest,
     DescribeGroupsRequest,
+    OffsetFetchGroupsRequest,
 )
 
 DESCRIBE_BATCH = 100
+OFFSET_FETCH_BATCH = 100
 GROUP_ID_NOT_FOUND = 69
 NO_OFFSET = -1
 
@@ -49,12 +51,10 @@ async def fetch_groups(
     """
     listed = [g for g in await _list_groups(conn, brokers) if keep_group(g.name)]
     described = await _describe_groups(conn, listed)
-    limit = asyncio.Semaphore(concurrency)
-    async with asyncio.TaskGroup() as tg:
-        fetches = [tg.create_task(_committed(conn, g, limit)) for g in listed]
+    offsets = await _committed_all(conn, listed, concurrency)
     groups = []
-    for g, fetch in zip(listed, fetches, strict=True):
-        committed, fetch_error = fetch.result()
+    for g in listed:
+        committed, fetch_error = offsets[g.name]
         d = described.get(g.name, _Described("Unknown", (), "not described"))
         groups.append(
             Group(
@@ -184,30 +184,84 @@ def _new_protocol_member(
     return Member(member_id, client_id, host.lstrip("/"), assigned)
 
 
-async def _committed(
-    conn: KafkaConnection, group: _Listed, limit: asyncio.Semaphore
-) -> tuple[dict[TopicPartition, int], str | None]:
-    """Return the group's committed offsets and the error that hid any of them."""
+async def _committed_all(
+    conn: KafkaConnection, listed: list[_Listed], concurrency: int
+) -> dict[str, tuple[dict[TopicPartition, int], str | None]]:
+    """Return every group's committed offsets and the error that hid any of them.
+
+    One OffsetFetch per coordinator and batch of groups (v8); brokers older
+    than Kafka 3.0 get one request per group (v3).
+    """
+    by_coordinator: defaultdict[BrokerId, list[str]] = defaultdict(list)
+    for g in listed:
+        by_coordinator[g.coordinator].append(g.name)
+    chunks = [
+        (broker, names[i : i + OFFSET_FETCH_BATCH])
+        for broker, names in by_coordinator.items()
+        for i in range(0, len(names), OFFSET_FETCH_BATCH)
+    ]
+    limit = asyncio.Semaphore(concurrency)
+    result: dict[str, tuple[dict[TopicPartition, int], str | None]] = {}
+    async with asyncio.TaskGroup() as tg:
+        for broker, names in chunks:
+            tg.create_task(_committed_chunk(conn, broker, names, limit, result))
+    return result
+
+
+async def _committed_chunk(
+    conn: KafkaConnection,
+    broker: BrokerId,
+    names: list[str],
+    limit: asyncio.Semaphore,
+    into: dict[str, tuple[dict[TopicPartition, int], str | None]],
+) -> None:
     async with limit:
         try:
-            response = await conn.send(
-                group.coordinator, OffsetFetchRequest(group.name, None), "offset_fetch"
-            )
+            response = await conn.send(broker, OffsetFetchGroupsRequest(names), "offset_fetch")
+        except UnsupportedRequestError:
+            response = None
+        except RequestError as exc:
+            into.update(dict.fromkeys(names, ({}, str(exc))))
+            return
+    if response is None:
+        for name in names:
+            into[name] = await _committed_one(conn, broker, name, limit)
+        return
+    for name, topics, error_code, _tags in response.groups:
+        answers = ((t, p, offset, error) for t, parts, _ in topics for p, offset, _e, _m, error, _ in parts)
+        into[name] = _offsets(conn, error_code, answers)
+    for name in set(names) - into.keys():
+        into[name] = ({}, "missing from the OffsetFetch response")
+
+
+async def _committed_one(
+    conn: KafkaConnection, broker: BrokerId, name: str, limit: asyncio.Semaphore
+) -> tuple[dict[TopicPartition, int], str | None]:
+    async with limit:
+        try:
+            response = await conn.send(broker, OffsetFetchRequest(name, None), "offset_fetch")
         except RequestError as exc:
             return {}, str(exc)
+    answers = ((t, p, offset, error) for t, parts in response.topics for p, offset, _m, error in parts)
+    return _offsets(conn, getattr(response, "error_code", 0), answers)
+
+
+def _offsets(
+    conn: KafkaConnection, error_code: int, answers: Iterable[tuple[str, int, int, int]]
+) -> tuple[dict[TopicPartition, int], str | None]:
+    """Return committed offsets from (topic, partition, offset, error) answers, and the error."""
     # aiokafka's admin helper drops this group-level code; it is the one that
     # says the coordinator is loading or has moved.
-    if error_code := getattr(response, "error_code", 0):
+    if error_code:
         conn.count_error("offset_fetch")
         return {}, f"OffsetFetch error code {error_code}"
     committed: dict[TopicPartition, int] = {}
     failed = 0
-    for topic, answers in response.topics:
-        for index, offset, _metadata, error in answers:
-            if error:
-                failed += 1
-            elif offset != NO_OFFSET:
-                committed[topic, index] = offset
+    for topic, index, offset, error in answers:
+        if error:
+            failed += 1
+        elif offset != NO_OFFSET:
+            committed[topic, index] = offset
     if failed:
         conn.count_error("offset_fetch", failed)
         return committed, f"OffsetFetch failed for {failed} partition(s)"

@@ -21,6 +21,7 @@ from aiokafka.protocol.types import (
     Int8,
     Int16,
     Int32,
+    Int64,
     Schema,
     TaggedFields,
 )
@@ -167,3 +168,86 @@ class DescribeGroupsRequest(
     def build(self, request_struct_class: type[Any]) -> Any:
         """Build the struct of the negotiated version."""
         return request_struct_class(self._groups)
+
+
+_OFFSET_FETCH_RESPONSE_V8 = Schema(
+    ("throttle_time_ms", Int32),
+    (
+        "groups",
+        CompactArray(
+            ("group_id", _S),
+            (
+                "topics",
+                CompactArray(
+                    ("name", _S),
+                    (
+                        "partitions",
+                        CompactArray(
+                            ("partition_index", Int32),
+                            ("committed_offset", Int64),
+                            ("committed_leader_epoch", Int32),
+                            ("metadata", _S),
+                            ("error_code", Int16),
+                            ("tags", TaggedFields),
+                        ),
+                    ),
+                    ("tags", TaggedFields),
+                ),
+            ),
+            ("error_code", Int16),
+            ("tags", TaggedFields),
+        ),
+    ),
+    ("tags", TaggedFields),
+)
+
+
+class OffsetFetchResponse_v8(Response):  # noqa: N801
+    """Response v8: committed offsets of many groups."""
+
+    API_KEY = 9
+    API_VERSION = 8
+    SCHEMA = _OFFSET_FETCH_RESPONSE_V8
+
+
+class OffsetFetchRequest_v8(RequestStruct):  # noqa: N801
+    """Request v8 (KIP-709): many groups in one request; null topics means all."""
+
+    FLEXIBLE_VERSION = True
+    API_KEY = 9
+    API_VERSION = 8
+    RESPONSE_TYPE = OffsetFetchResponse_v8
+    SCHEMA = Schema(
+        (
+            "groups",
+            CompactArray(
+                ("group_id", _S),
+                (
+                    "topics",
+                    CompactArray(
+                        ("name", _S), ("partition_indexes", CompactArray(Int32)), ("tags", TaggedFields)
+                    ),
+                ),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("require_stable", Boolean),
+        ("tags", TaggedFields),
+    )
+
+
+class OffsetFetchGroupsRequest(Request[OffsetFetchRequest_v8]):
+    """Committed offsets of many groups at once, all partitions each.
+
+    aiokafka only knows OffsetFetch up to v3, one group per request: with
+    hundreds of groups that is hundreds of requests per poll.
+    """
+
+    API_KEY: ClassVar[int] = 9
+
+    def __init__(self, groups: list[str]) -> None:
+        self._groups = groups
+
+    def build(self, request_struct_class: type[Any]) -> Any:
+        """Build the v8 struct."""
+        return request_struct_class([(g, None, {}) for g in self._groups], False, {})
