@@ -91,15 +91,20 @@ async def _list_groups(conn: KafkaConnection, brokers: Iterable[BrokerId]) -> li
     return list(seen.values())
 
 
-async def _describe_groups(conn: KafkaConnection, listed: Iterable[_Listed]) -> dict[str, _Described]:
+def _by_coordinator(listed: Iterable[_Listed], size: int) -> list[tuple[BrokerId, list[str]]]:
+    """Split group names by coordinator into batches of at most `size`: one request each."""
     by_coordinator: defaultdict[BrokerId, list[str]] = defaultdict(list)
     for g in listed:
         by_coordinator[g.coordinator].append(g.name)
-    chunks = [
-        (broker, names[i : i + DESCRIBE_BATCH])
+    return [
+        (broker, names[i : i + size])
         for broker, names in by_coordinator.items()
-        for i in range(0, len(names), DESCRIBE_BATCH)
+        for i in range(0, len(names), size)
     ]
+
+
+async def _describe_groups(conn: KafkaConnection, listed: Iterable[_Listed]) -> dict[str, _Described]:
+    chunks = _by_coordinator(listed, DESCRIBE_BATCH)
     result: dict[str, _Described] = {}
     async with asyncio.TaskGroup() as tg:
         for broker, names in chunks:
@@ -192,14 +197,7 @@ async def _committed_all(
     One OffsetFetch per coordinator and batch of groups (v8); brokers older
     than Kafka 3.0 get one request per group (v3).
     """
-    by_coordinator: defaultdict[BrokerId, list[str]] = defaultdict(list)
-    for g in listed:
-        by_coordinator[g.coordinator].append(g.name)
-    chunks = [
-        (broker, names[i : i + OFFSET_FETCH_BATCH])
-        for broker, names in by_coordinator.items()
-        for i in range(0, len(names), OFFSET_FETCH_BATCH)
-    ]
+    chunks = _by_coordinator(listed, OFFSET_FETCH_BATCH)
     limit = asyncio.Semaphore(concurrency)
     result: dict[str, tuple[dict[TopicPartition, int], str | None]] = {}
     async with asyncio.TaskGroup() as tg:
