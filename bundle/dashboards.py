@@ -187,7 +187,7 @@ def brokers_at_a_glance() -> JSON:
         table(
             "Brokers",
             "One line per broker: presence in metadata, lag, leadership and replication health. "
-            "Leader share is partitions led over all partitions with a leader; topics led is the "
+            "Leader share is partitions led over all partitions; topics led is the "
             "broker's blast radius.",
             "short",
             Query(sel("kafka_broker_up"), table=True),
@@ -210,7 +210,7 @@ def brokers_at_a_glance() -> JSON:
         ),
         timeseries(
             "Leader share per broker",
-            "Partitions each broker leads divided by all partitions with a leader. Fair share is "
+            "Partitions each broker leads divided by all partitions. Fair share is "
             "1 / brokers; far above it, one failure moves most leaderships at once.",
             "percentunit",
             Query(sel("kafka_broker_leader_share_ratio"), "broker {{broker_id}}"),
@@ -307,7 +307,7 @@ def broker_drill_down() -> JSON:
         ),
         stat(
             "Leader share",
-            "Partitions this broker leads over all partitions with a leader.",
+            "Partitions this broker leads over all partitions.",
             "percentunit",
             Query(b("kafka_broker_leader_share_ratio")),
         ),
