@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench import peers, populate
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 
 def figures(result: dict[str, float]) -> str:

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from broker_lag_exporter import app
 from broker_lag_exporter.config import load_settings
 from broker_lag_exporter.logs import configure
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 TOPICS = {
     # Broker 2 is first replica (preferred leader) of most partitions: the skew to find.

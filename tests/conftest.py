@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import pytest
 from bundle.alerts import RULES_FILE
 from bundle.render import DASHBOARD_DIR
 from harness.exporter import ExporterProcess
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 from harness.kube import KEDA_SCALEDOBJECT_CRD, KubeApiServer, container_status, running_pod_status
 from harness.process import wait_until
 from harness.prometheus import JOB, Prometheus

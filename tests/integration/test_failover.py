@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 pytestmark = pytest.mark.kafka
 

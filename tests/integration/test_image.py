@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from broker_lag_exporter.config import Settings
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 from harness.process import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter import app
 from broker_lag_exporter.config import load_settings
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 from harness.kube import KubeApiServer
 
 pytestmark = [pytest.mark.kube, pytest.mark.kafka]

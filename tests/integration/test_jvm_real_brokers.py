@@ -13,7 +13,7 @@ from broker_lag_exporter import app
 from broker_lag_exporter.config import Settings, load_settings
 from broker_lag_exporter.model import JvmMemory, JvmSnapshot
 from broker_lag_exporter.sources.jvm import JvmSource
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 pytestmark = pytest.mark.kafka
 

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.kafka import (
-    KafkaCluster,
-    parse_group_describe,
-    parse_quorum_status,
-    parse_topic_describe,
-)
+from harness.kafka.cluster import KafkaCluster
+from harness.kafka.oracle import parse_group_describe, parse_quorum_status, parse_topic_describe
 from harness.process import wait_until
 
 GROUPS_OUTPUT = """

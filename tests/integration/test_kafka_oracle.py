@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from broker_lag_exporter.config import load_settings
 from broker_lag_exporter.join.lag import join
 from broker_lag_exporter.sources.kafka import KafkaSource
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 pytestmark = pytest.mark.kafka
 

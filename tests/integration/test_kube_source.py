@@ -23,7 +23,7 @@ from broker_lag_exporter.snapshot import Store
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.sources.kubernetes import KubernetesSource
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 from harness.kube import KEDA_SCALEDOBJECT_CRD, KubeApiServer, container_status, running_pod_status
 
 pytestmark = [pytest.mark.kube, pytest.mark.kafka]

@@ -6,7 +6,7 @@ from broker_lag_exporter.config import load_settings
 from broker_lag_exporter.risk import Facts
 from broker_lag_exporter.risk.topics import topic_rules
 from broker_lag_exporter.sources.kafka import KafkaSource
-from harness.kafka import KafkaCluster
+from harness.kafka.cluster import KafkaCluster
 
 pytestmark = pytest.mark.kafka
 

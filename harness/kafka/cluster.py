@@ -23,7 +23,6 @@ killed node loses its leaderships within seconds; override with ``broker_props``
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -31,23 +30,30 @@ import os
 import re
 import secrets
 import shutil
-import socket
-import struct
 import subprocess
 import time
-from collections.abc import Coroutine, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
 
 from harness.cache import cache_dir
+from harness.kafka import clients
+from harness.kafka.oracle import (
+    GroupOffsetRow,
+    QuorumStatus,
+    TopicPartitionRow,
+    parse_group_describe,
+    parse_quorum_status,
+    parse_topic_describe,
+)
+from harness.kafka.wire import BrokerMetadata, fetch_metadata, probe
 from harness.process import Service, free_ports, popen, tail, terminate, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+HARNESS_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = HARNESS_DIR.parent
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup-kafka.sh"
-POM = Path(__file__).resolve().parent / "maven" / "pom.xml"
+POM = HARNESS_DIR / "maven" / "pom.xml"
 
 #: Broker JVM: small heap, serial GC and C1 only, so three nodes start fast on two cores.
 BROKER_JVM_OPTS: tuple[str, ...] = (
@@ -106,8 +112,6 @@ rules:
     type: GAUGE
 """
 
-_T = TypeVar("_T")
-
 
 class KafkaHarnessError(RuntimeError):
     """A Kafka node failed to set up, start or stop."""
@@ -123,53 +127,6 @@ class KafkaToolError(KafkaHarnessError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
-
-
-@dataclass(frozen=True)
-class TopicPartitionRow:
-    """One partition as ``kafka-topics --describe`` shows it."""
-
-    topic: str
-    partition: int
-    leader: int | None
-    replicas: tuple[int, ...]
-    isr: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class GroupOffsetRow:
-    """One partition row of ``kafka-consumer-groups --describe``; None where it prints '-'."""
-
-    group: str
-    topic: str
-    partition: int
-    current_offset: int | None
-    log_end_offset: int | None
-    lag: int | None
-    consumer_id: str | None
-    host: str | None
-    client_id: str | None
-
-
-@dataclass(frozen=True)
-class QuorumStatus:
-    """``kafka-metadata-quorum describe --status``."""
-
-    cluster_id: str
-    leader_id: int
-    leader_epoch: int
-    high_watermark: int
-    voters: tuple[int, ...]
-    observers: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class BrokerMetadata:
-    """What one broker's Metadata (v1) response says: live brokers, controller, leaders."""
-
-    brokers: Mapping[int, str]
-    controller_id: int
-    leaders: Mapping[tuple[str, int], int | None]
 
 
 @dataclass
@@ -252,225 +209,6 @@ def _random_cluster_id() -> str:
         encoded = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         if not encoded.startswith("-"):
             return encoded
-
-
-def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine to completion on a private loop, even if the caller is inside one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-# ---------------------------------------------------------------- Metadata probe
-# A raw Metadata v1 request: no JVM and no client library, so readiness polls are cheap.
-
-
-def _pack_str(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack(">h", len(raw)) + raw
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < size:
-        chunk = sock.recv(size - len(buf))
-        if not chunk:
-            raise ConnectionError("broker closed the connection")
-        buf += chunk
-    return bytes(buf)
-
-
-class _Reader:
-    """Big-endian cursor over a response body."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, fmt: str) -> int:
-        (value,) = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
-        return int(value)
-
-    def string(self) -> str | None:
-        size = self.take(">h")
-        if size < 0:
-            return None
-        text = self.data[self.pos : self.pos + size].decode()
-        self.pos += size
-        return text
-
-    def int_array(self) -> list[int]:
-        return [self.take(">i") for _ in range(self.take(">i"))]
-
-
-def _parse_metadata_v1(body: bytes) -> BrokerMetadata:
-    reader = _Reader(body)
-    brokers: dict[int, str] = {}
-    for _ in range(reader.take(">i")):
-        node_id, host, port = reader.take(">i"), reader.string(), reader.take(">i")
-        reader.string()  # rack
-        brokers[node_id] = f"{host}:{port}"
-    controller_id = reader.take(">i")
-    leaders: dict[tuple[str, int], int | None] = {}
-    for _ in range(reader.take(">i")):
-        reader.take(">h")  # topic error code
-        topic = reader.string() or ""
-        reader.take(">b")  # is_internal
-        for _ in range(reader.take(">i")):
-            reader.take(">h")  # partition error code
-            partition, leader = reader.take(">i"), reader.take(">i")
-            reader.int_array()  # replicas
-            reader.int_array()  # isr
-            leaders[(topic, partition)] = leader if leader >= 0 else None
-    return BrokerMetadata(brokers, controller_id, leaders)
-
-
-def fetch_metadata(address: str, topics: Sequence[str] = (), *, timeout: float = 2.0) -> BrokerMetadata:
-    """Send one Metadata v1 request to ``host:port`` (no topics unless named)."""
-    host, port = address.rsplit(":", 1)
-    body = struct.pack(">i", len(topics)) + b"".join(_pack_str(t) for t in topics)
-    header = struct.pack(">hhi", 3, 1, 1) + _pack_str("ble-harness")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
-        (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-        response = _recv_exact(sock, size)
-    return _parse_metadata_v1(response[4:])  # skip the correlation id
-
-
-def _probe(address: str, topics: Sequence[str] = ()) -> BrokerMetadata | None:
-    try:
-        return fetch_metadata(address, topics)
-    except (OSError, struct.error):
-        return None
-
-
-# ---------------------------------------------------------------- parsers
-
-
-def _int_or_none(text: str | None) -> int | None:
-    if text is None or text in {"-", "none", ""}:
-        return None
-    value = int(text)
-    return value if value >= 0 else None
-
-
-def _int_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split(",") if x.strip())
-
-
-def parse_topic_describe(output: str) -> dict[tuple[str, int], TopicPartitionRow]:
-    """Parse ``kafka-topics --describe``: tab-separated ``Key: value`` fields per partition."""
-    rows: dict[tuple[str, int], TopicPartitionRow] = {}
-    for line in output.splitlines():
-        fields = dict(_split_field(f) for f in line.strip().split("\t") if ":" in f)
-        if "Partition" not in fields or "Topic" not in fields:
-            continue  # the per-topic summary line, or a warning
-        row = TopicPartitionRow(
-            topic=fields["Topic"],
-            partition=int(fields["Partition"]),
-            leader=_int_or_none(fields.get("Leader")),
-            replicas=_int_tuple(fields.get("Replicas", "")),
-            isr=_int_tuple(fields.get("Isr", "")),
-        )
-        rows[(row.topic, row.partition)] = row
-    return rows
-
-
-def _split_field(field: str) -> tuple[str, str]:
-    key, _, value = field.partition(":")
-    return key.strip(), value.strip()
-
-
-def parse_group_describe(output: str) -> list[GroupOffsetRow]:
-    """Parse ``kafka-consumer-groups --describe`` by its header names.
-
-    Notices such as "has no active members" or "is rebalancing" are skipped, and
-    so are member rows without partitions (TOPIC '-').
-    """
-    rows: list[GroupOffsetRow] = []
-    header: list[str] | None = None
-    for line in output.splitlines():
-        tokens = line.split()
-        if not tokens:
-            header = None  # a blank line ends one group's table
-        elif tokens[0] == "GROUP" and "TOPIC" in tokens:
-            header = tokens
-        elif header is not None and len(tokens) >= 3:
-            row = _group_row(dict(zip(header, tokens, strict=False)))
-            if row is not None:
-                rows.append(row)
-    return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
-
-
-def _group_row(cols: Mapping[str, str]) -> GroupOffsetRow | None:
-    partition = cols.get("PARTITION", "-")
-    if cols.get("TOPIC", "-") == "-" or not partition.isdigit():
-        return None
-
-    def text(name: str) -> str | None:
-        value = cols.get(name)
-        return None if value in {None, "-"} else value
-
-    return GroupOffsetRow(
-        group=cols["GROUP"],
-        topic=cols["TOPIC"],
-        partition=int(partition),
-        current_offset=_int_or_none(cols.get("CURRENT-OFFSET")),
-        log_end_offset=_int_or_none(cols.get("LOG-END-OFFSET")),
-        lag=_int_or_none(cols.get("LAG")),
-        consumer_id=text("CONSUMER-ID"),
-        host=text("HOST"),
-        client_id=text("CLIENT-ID"),
-    )
-
-
-def parse_quorum_status(output: str) -> QuorumStatus:
-    """Parse ``kafka-metadata-quorum describe --status`` (``Key: value`` lines)."""
-    fields = dict(_split_field(line) for line in output.splitlines() if ":" in line)
-    return QuorumStatus(
-        cluster_id=fields["ClusterId"],
-        leader_id=int(fields["LeaderId"]),
-        leader_epoch=int(fields["LeaderEpoch"]),
-        high_watermark=int(fields["HighWatermark"]),
-        voters=_replica_ids(fields.get("CurrentVoters", "[]")),
-        observers=_replica_ids(fields.get("CurrentObservers", "[]")),
-    )
-
-
-def _replica_ids(text: str) -> tuple[int, ...]:
-    """4.x prints ``[{"id": 0, ...}]``; 3.x printed ``[0,1,2]``: accept both."""
-    items: list[Any] = json.loads(text)
-    return tuple(int(i["id"]) if isinstance(i, dict) else int(i) for i in items)
-
-
-# ---------------------------------------------------------------- aiokafka helpers
-
-
-async def _produce(bootstrap: str, topic: str, count: int, partition: int | None, prefix: str) -> None:
-    from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - only the produce helpers need it
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        pending = [
-            await producer.send(topic, f"{prefix}-{i}".encode(), partition=partition) for i in range(count)
-        ]
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
-async def _commit(bootstrap: str, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
-    from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: PLC0415
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
-        consumer.assign(list(partitions))
-        await consumer.commit(partitions)
-    finally:
-        await consumer.stop()
 
 
 # ---------------------------------------------------------------- the cluster
@@ -676,7 +414,7 @@ class KafkaCluster(Service):
                     raise KafkaHarnessError(
                         f"node {node.node_id} exited with {code} while starting\n{_node_tail(node)}"
                     )
-                meta = _probe(self.broker_address(node.node_id))
+                meta = probe(self.broker_address(node.node_id))
                 if meta is not None and want <= set(meta.brokers):
                     pending.remove(node)
             if pending and time.monotonic() > deadline:
@@ -852,7 +590,7 @@ class KafkaCluster(Service):
             for node_id, node in self._nodes.items():
                 if not node.running:
                     continue
-                meta = _probe(self.broker_address(node_id), [name])
+                meta = probe(self.broker_address(node_id), [name])
                 if meta is None or any(meta.leaders.get((name, p)) is None for p in range(partitions)):
                     return False
             return True
@@ -916,11 +654,11 @@ class KafkaCluster(Service):
 
     def produce(self, topic: str, count: int, partition: int | None = None, *, prefix: str = "m") -> None:
         """Produce ``count`` records (acks=all) with aiokafka; to one partition if given."""
-        _run_coroutine(_produce(self._live_bootstrap(), topic, count, partition, prefix))
+        clients.run_coroutine(clients.produce(self._live_bootstrap(), topic, count, partition, prefix))
 
     def commit_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
         """Commit offsets for a classic group that then has no members (aiokafka)."""
-        _run_coroutine(_commit(self._live_bootstrap(), group, offsets))
+        clients.run_coroutine(clients.commit(self._live_bootstrap(), group, offsets))
 
     def commit_offsets_new_protocol(
         self, group: str, topic: str, max_messages: int, *, timeout: float = 60.0
