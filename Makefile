@@ -30,7 +30,7 @@ test: setup lint
 	$(PY) -m pytest -q
 
 docs: setup-python
-	$(PY) -m broker_lag_exporter.docs
+	$(PY) -m bundle
 
 bench: setup-python
 	@scripts/setup-kafka.sh

@@ -12,20 +12,21 @@ import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from broker_lag_exporter.config import load_settings
+from broker_lag_exporter.config.settings import load_settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
-from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.pipeline import Pipeline
 from broker_lag_exporter.sources.kafka import KafkaSource
+from broker_lag_exporter.store import Store
 
 
 async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
     """Poll like `serve` does and time each step."""
     settings = load_settings(bootstrap_servers=bootstrap, kube_mode="off", collect_timeout_seconds=600)
-    source = KafkaSource(settings)
+    source = KafkaSource(settings.kafka, settings.poll, settings.export)
     store = Store(max_age_seconds=3600)
     registry = CollectorRegistry(auto_describe=False)
-    collector = SnapshotCollector(store, settings)
-    registry.register(collector)
+    pipeline = Pipeline(store, settings.export, settings.risk)
+    registry.register(SnapshotCollector(pipeline.latest, store.health))
     try:
         started = time.perf_counter()
         snapshot = await source.collect()
@@ -38,7 +39,7 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
             times.append(time.perf_counter() - started)
             store.record_success("kafka", snapshot, times[-1])
             started = time.perf_counter()
-            collector.refresh()  # what `serve` does after each poll, off the scrape path
+            pipeline.refresh()  # what `serve` does after each poll, off the scrape path
             joins.append(time.perf_counter() - started)
             started = time.perf_counter()
             body = generate_latest(registry)

@@ -1,8 +1,9 @@
-"""Wiring: sources, store, collector and server for `serve` and `once`."""
+"""Wiring: sources, store, pipeline, collector and server for `serve` and `once`."""
 
 import asyncio
 import contextlib
 import signal
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -11,54 +12,84 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from broker_lag_exporter import __version__
-from broker_lag_exporter.config import Settings
+from broker_lag_exporter.config.sections import JvmOptions
+from broker_lag_exporter.config.settings import Settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
+from broker_lag_exporter.model.kube import KubeSnapshot
+from broker_lag_exporter.pipeline import Pipeline
 from broker_lag_exporter.poller import poll_once, run_pollers
 from broker_lag_exporter.server import make_app, ssl_context
-from broker_lag_exporter.snapshot import Store
 from broker_lag_exporter.sources import Source
-from broker_lag_exporter.sources.jvm import JvmSource, endpoints_from, jvm_enabled
+from broker_lag_exporter.sources.jvm import JvmSource, resolve_endpoints
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.sources.kubernetes import KubernetesSource
 from broker_lag_exporter.sources.kubernetes.client import kube_enabled
+from broker_lag_exporter.store import Store
 
 log = structlog.get_logger(__name__)
 
 
-# Sources that read other sources' snapshots: `once` polls them in a second round.
-READS_OTHERS = frozenset({"jvm"})
+class JvmTargets:
+    """Each broker's JVM page URL from the latest Kafka brokers and Kubernetes pod IPs."""
+
+    def __init__(self, store: Store, jvm: JvmOptions) -> None:
+        self._store = store
+        self._jvm = jvm
+        self._changed = asyncio.Event()
+        store.subscribe(self._changed.set)
+
+    def current(self) -> dict[BrokerId, str]:
+        """Return the URLs the latest snapshots allow."""
+        kafka = self._store.latest("kafka", KafkaSnapshot)
+        kube = self._store.latest("kubernetes", KubeSnapshot)
+        brokers = kafka.brokers.values() if kafka is not None else ()
+        pod_ips = {b: p.status.ip for b, p in kube.broker_pods.items() if p.status.ip} if kube else {}
+        return resolve_endpoints(self._jvm.jvm_endpoints, self._jvm.jvm_url_template, brokers, pod_ips)
+
+    async def __call__(self, wait: float) -> Mapping[BrokerId, str]:
+        """Return the URLs, waiting up to `wait` seconds for a snapshot that gives any."""
+        async with asyncio.timeout(wait):
+            while not (found := self.current()):
+                self._changed.clear()
+                await self._changed.wait()
+        return found
 
 
 def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
-    """Return every source the settings enable."""
-    sources: list[Source[Any]] = [KafkaSource(settings)]
-    if jvm_enabled(settings):
-        sources.append(JvmSource(settings, endpoints_from(settings, store)))
-    if kube_enabled(settings):
-        sources.append(KubernetesSource(settings))
+    """Return every source the settings enable, each with only its own options."""
+    poll = settings.poll
+    sources: list[Source[Any]] = [KafkaSource(settings.kafka, poll, settings.export)]
+    if settings.jvm.enabled:
+        sources.append(JvmSource(settings.jvm, poll, JvmTargets(store, settings.jvm)))
+    if kube_enabled(settings.kube):
+        sources.append(KubernetesSource(settings.kube, poll))
     return sources
 
 
 def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
-    """Return a registry holding only this exporter's collector, refreshed on every new snapshot."""
+    """Return a registry holding only this exporter's collector, its view refreshed on every new snapshot."""
+    pipeline = Pipeline(store, settings.export, settings.risk)
+    store.subscribe(pipeline.refresh)
     registry = CollectorRegistry(auto_describe=False)
-    collector = SnapshotCollector(store, settings)
-    registry.register(collector)
-    store.subscribe(collector.refresh)
+    registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
     return registry
 
 
 async def serve(settings: Settings) -> None:
     """Poll in the background and serve HTTP until SIGINT or SIGTERM."""
-    store = Store(settings.max_data_age_seconds)
+    poll, web_options = settings.poll, settings.web
+    store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
-    runner = web.AppRunner(make_app(build_registry(store, settings), store, settings))
+    runner = web.AppRunner(make_app(build_registry(store, settings), store, web_options))
     await runner.setup()
-    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, ssl_context=ssl_context(settings))
+    site = web.TCPSite(
+        runner, web_options.listen_host, web_options.listen_port, ssl_context=ssl_context(web_options)
+    )
     await site.start()
     log.info(
         "serving",
-        address=f"{settings.listen_host}:{settings.listen_port}",
+        address=f"{web_options.listen_host}:{web_options.listen_port}",
         version=__version__,
         sources=[s.name for s in sources],
     )
@@ -67,7 +98,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     pollers = asyncio.create_task(
-        run_pollers(sources, store, settings.poll_interval_seconds, settings.collect_timeout_seconds)
+        run_pollers(sources, store, poll.poll_interval_seconds, poll.collect_timeout_seconds)
     )
     try:
         await stop.wait()
@@ -80,18 +111,13 @@ async def serve(settings: Settings) -> None:
 
 
 async def once(settings: Settings) -> tuple[bytes, bool]:
-    """Poll every source once; return the exposition and whether every source succeeded."""
-    store = Store(settings.max_data_age_seconds)
+    """Poll every source once, together; return the exposition and whether every source succeeded."""
+    store = Store(settings.poll.max_data_age_seconds)
     sources = build_sources(settings, store)
-    polls: list[asyncio.Task[bool]] = []
+    deadline = settings.poll.collect_timeout_seconds
     try:
-        for late in (False, True):
-            async with asyncio.TaskGroup() as tg:
-                polls += [
-                    tg.create_task(poll_once(s, store, settings.collect_timeout_seconds))
-                    for s in sources
-                    if (s.name in READS_OTHERS) == late
-                ]
+        async with asyncio.TaskGroup() as tg:
+            polls = [tg.create_task(poll_once(s, store, deadline)) for s in sources]
     finally:
         for source in sources:
             await source.close()

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from broker_lag_exporter import __version__, app, lint
-from broker_lag_exporter.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from broker_lag_exporter import __version__, app
+from broker_lag_exporter.config.settings import ENV_PREFIX, ConfigError, Settings, load_settings
+from broker_lag_exporter.lint import run as lint
 from broker_lag_exporter.logs import configure
 
 PROG = "broker-lag-exporter"
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure(settings.log_format, settings.log_level)
+    configure(settings.log.log_format, settings.log.log_level)
     if args.command == "once":
         text, ok = asyncio.run(app.once(settings))
         sys.stdout.buffer.write(text)

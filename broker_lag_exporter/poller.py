@@ -7,8 +7,9 @@ from typing import Any
 
 import structlog
 
-from broker_lag_exporter.snapshot import Health, Store
+from broker_lag_exporter.model.health import Health
 from broker_lag_exporter.sources import Source, SourceError
+from broker_lag_exporter.store import Store
 
 log = structlog.get_logger(__name__)
 

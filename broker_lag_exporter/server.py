@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from broker_lag_exporter import __version__
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.config.sections import WebOptions
+from broker_lag_exporter.store import Store
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -26,7 +26,7 @@ LANDING = """<!doctype html>
 """
 
 
-def make_app(registry: CollectorRegistry, store: Store, settings: Settings) -> web.Application:
+def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) -> web.Application:
     """Build the aiohttp application."""
     middlewares: list[Middleware] = []
     if settings.web_basic_auth_username and settings.web_basic_auth_password:
@@ -81,7 +81,7 @@ def _basic_auth(username: str, password: str) -> Middleware:
     return check
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def ssl_context(settings: WebOptions) -> ssl.SSLContext | None:
     """Return a server TLS context when a certificate is configured."""
     if settings.web_tls_certfile is None or settings.web_tls_keyfile is None:
         return None

@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from bundle import config_doc, metrics_doc
 from bundle.alerts import RULES_FILE, load_groups
 from bundle.dashboards import DASHBOARDS
 
@@ -66,6 +67,14 @@ def _generated_from(source: Path) -> str:
     return f"# Generated from {source.relative_to(ROOT)} by `python -m bundle`: edit that file.\n"
 
 
+def doc_files() -> dict[Path, str]:
+    """Return the references generated from the metric catalogue and the options sections."""
+    return {
+        ROOT / "docs" / "metrics.md": metrics_doc.render(),
+        ROOT / "docs" / "configuration.md": config_doc.render(),
+    }
+
+
 def render() -> dict[Path, str]:
     """Return every generated file."""
-    return dashboard_files() | deploy_files()
+    return dashboard_files() | deploy_files() | doc_files()

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter import app
-from broker_lag_exporter.config import load_settings
+from broker_lag_exporter.config.settings import load_settings
 from broker_lag_exporter.logs import configure
 from harness.kafka.cluster import KafkaCluster
 

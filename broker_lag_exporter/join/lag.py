@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from broker_lag_exporter.model import (
+from broker_lag_exporter.model.kafka import (
     NO_LEADER,
     BrokerId,
     Group,

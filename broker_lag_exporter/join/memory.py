@@ -3,7 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from broker_lag_exporter.model import BrokerId, JvmMemory, JvmSnapshot
+from broker_lag_exporter.model.jvm import JvmMemory, JvmSnapshot
+from broker_lag_exporter.model.kafka import BrokerId
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from broker_lag_exporter.kube_model import KubeSnapshot, Node, Pod, UnmappedPod
-from broker_lag_exporter.model import BrokerId, KafkaSnapshot
+from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
+from broker_lag_exporter.model.kube import KubeSnapshot, Node, Pod, UnmappedPod
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Fresh metric families built from catalogue specs; the only place prometheus types appear."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -41,11 +41,23 @@ class Family:
         self.add(labels, 1)
 
 
-def families(*names: str) -> tuple[Family, ...]:
-    """Return fresh families for the named metrics."""
-    return tuple(Family(n) for n in names)
+class Families:
+    """Fresh families for the declared names; every declared family is emitted, samples or not.
 
+    A metrics module declares its names once and adds samples by name: an
+    undeclared name raises KeyError, and a declared one cannot be left out.
+    """
 
-def emit(fams: Iterable[Family]) -> Iterable[Metric]:
-    """Yield the prometheus metric objects of the given families."""
-    return (f.metric for f in fams)
+    def __init__(self, names: Iterable[str]) -> None:
+        self._by_name = {name: Family(name) for name in names}
+
+    def add(self, name: str, labels: Sequence[object], value: float) -> None:
+        """Add one sample to the named family."""
+        self._by_name[name].add(labels, value)
+
+    def info(self, name: str, labels: Sequence[object]) -> None:
+        """Add one info sample (value 1) to the named family."""
+        self._by_name[name].add_info(labels)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return (family.metric for family in self._by_name.values())

@@ -2,21 +2,16 @@
 
 from collections.abc import Iterable
 
-from prometheus_client.core import Metric
+from broker_lag_exporter.metrics.families import Families
+from broker_lag_exporter.risk.checks import Finding
 
-from broker_lag_exporter.metrics.families import emit, families
-from broker_lag_exporter.risk import Finding
+RISK = {"broker": "kafka_broker_risk", "group": "kafka_group_risk", "cluster": "kafka_cluster_risk"}
 
 
-def risk_metrics(findings: Iterable[Finding]) -> Iterable[Metric]:
-    """Yield kafka_broker_risk, kafka_group_risk and kafka_cluster_risk."""
-    broker, group, cluster = families("kafka_broker_risk", "kafka_group_risk", "kafka_cluster_risk")
+def risk_metrics(findings: Iterable[Finding]) -> Families:
+    """Return kafka_broker_risk, kafka_group_risk and kafka_cluster_risk."""
+    out = Families(RISK.values())
     for f in findings:
-        value = int(f.firing)
-        if f.scope == "broker":
-            broker.add((f.subject, f.check), value)
-        elif f.scope == "group":
-            group.add((f.subject, f.check), value)
-        else:
-            cluster.add((f.check,), value)
-    return emit((broker, group, cluster))
+        labels = (f.check,) if f.scope == "cluster" else (f.subject, f.check)
+        out.add(RISK[f.scope], labels, int(f.firing))
+    return out

@@ -1,12 +1,20 @@
 """Risk rules over consumer workloads: session timeout vs grace period, KEDA thresholds."""
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.kube_model import KafkaTrigger, Pod, ScaledObject
-from broker_lag_exporter.risk import Facts, Finding
+from broker_lag_exporter.config.sections import RiskOptions
+from broker_lag_exporter.join.facts import Facts
+from broker_lag_exporter.model.kube import KafkaTrigger, Pod, ScaledObject
+from broker_lag_exporter.risk.checks import (
+    KEDA_ACTIVATION_BELOW_THRESHOLD,
+    KEDA_LAG_THRESHOLD_LOW,
+    KEDA_MIN_REPLICAS_CRITICAL,
+    SESSION_TIMEOUT_EXCEEDS_GRACE,
+    Finding,
+    merge,
+)
 
 # KEDA's documented defaults for its Kafka scaler.
 KEDA_DEFAULT_LAG_THRESHOLD = 10.0
@@ -14,7 +22,7 @@ KEDA_DEFAULT_ACTIVATION = 0.0
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
-def session_timeout_ms(pod: Pod, settings: Settings) -> int | None:
+def session_timeout_ms(pod: Pod, settings: RiskOptions) -> int | None:
     """Return the consumer's session.timeout.ms from the pod annotation, else a container env var."""
     raw = pod.annotations.get(settings.kube_session_timeout_annotation)
     if raw is None:
@@ -25,7 +33,7 @@ def session_timeout_ms(pod: Pod, settings: Settings) -> int | None:
     return int(raw)
 
 
-def grace_finding(pods: Sequence[Pod], settings: Settings) -> Finding | None:
+def grace_finding(pods: Sequence[Pod], settings: RiskOptions) -> Finding | None:
     """Check that each pod's grace period exceeds its session timeout by the margin (subject empty).
 
     Returns None when no pod declares a session timeout.
@@ -43,20 +51,20 @@ def grace_finding(pods: Sequence[Pod], settings: Settings) -> Finding | None:
         )
     else:
         reason = f"grace periods cover session timeouts plus {margin:g}s"
-    return Finding("session_timeout_exceeds_grace", "group", "", bool(short), "warning", reason)
+    return SESSION_TIMEOUT_EXCEEDS_GRACE.finding("", bool(short), reason)
 
 
-def consumer_grace_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+def consumer_grace_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
     """Fire per consumer group whose pods may be killed before their session expires."""
     if facts.kube is None:
         return
     for group, pods in sorted(facts.kube.group_pods.items()):
         found = grace_finding(pods, settings)
         if found is not None:
-            yield Finding(found.check, "group", group, found.firing, found.severity, found.reason)
+            yield replace(found, subject=group)
 
 
-def _critical(group: str, so: ScaledObject, settings: Settings) -> bool:
+def _critical(group: str, so: ScaledObject, settings: RiskOptions) -> bool:
     if so.annotations.get(settings.kube_critical_annotation, "").strip().lower() in _TRUE:
         return True
     return (
@@ -64,42 +72,33 @@ def _critical(group: str, so: ScaledObject, settings: Settings) -> bool:
     )
 
 
-def trigger_findings(so: ScaledObject, trigger: KafkaTrigger, settings: Settings) -> Iterator[Finding]:
+def trigger_findings(so: ScaledObject, trigger: KafkaTrigger, settings: RiskOptions) -> Iterator[Finding]:
     """Yield the KEDA checks of one Kafka trigger (subject: its consumer group)."""
     where = f"ScaledObject {so.namespace}/{so.name}"
     lag = trigger.lag_threshold if trigger.lag_threshold is not None else KEDA_DEFAULT_LAG_THRESHOLD
     floor = settings.risk_keda_lag_threshold_floor
-    yield Finding(
-        "keda_lag_threshold_low",
-        "group",
+    yield KEDA_LAG_THRESHOLD_LOW.finding(
         trigger.group,
         lag < floor,
-        "warning",
         f"{where}: lagThreshold {lag:g} (floor {floor:g})",
     )
     if _critical(trigger.group, so, settings):
-        yield Finding(
-            "keda_min_replicas_critical",
-            "group",
+        yield KEDA_MIN_REPLICAS_CRITICAL.finding(
             trigger.group,
             so.min_replicas < 2,
-            "critical",
             f"{where}: minReplicaCount {so.min_replicas} for a critical group",
         )
     if so.min_replicas == 0:
         activation = trigger.activation_threshold
         activation = KEDA_DEFAULT_ACTIVATION if activation is None else activation
-        yield Finding(
-            "keda_activation_below_threshold",
-            "group",
+        yield KEDA_ACTIVATION_BELOW_THRESHOLD.finding(
             trigger.group,
             activation < lag,
-            "info",
             f"{where}: scales from zero at lag > {activation:g}, below lagThreshold {lag:g}",
         )
 
 
-def keda_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+def keda_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
     """Fire per consumer group on KEDA Kafka triggers; one firing trigger makes the group fire."""
     if facts.kube is None or facts.kube.snapshot.scaled_objects is None:
         return
@@ -111,11 +110,3 @@ def keda_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
         for f in trigger_findings(so, trigger, settings)
     ]
     yield from merge(found)
-
-
-def merge(findings: Iterable[Finding]) -> list[Finding]:
-    """Merge findings of the same check and subject: a firing one wins, else the first."""
-    by_key: defaultdict[tuple[str, str], list[Finding]] = defaultdict(list)
-    for f in findings:
-        by_key[f.check, f.subject].append(f)
-    return [next((f for f in fs if f.firing), fs[0]) for fs in by_key.values()]

@@ -5,10 +5,12 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
-from broker_lag_exporter.config import Settings
+from broker_lag_exporter.config.sections import RiskOptions
+from broker_lag_exporter.join.facts import Facts
 from broker_lag_exporter.join.pods import PodView
-from broker_lag_exporter.kube_model import (
+from broker_lag_exporter.model.kube import (
     HOSTNAME_LABEL,
     ZONE_LABEL,
     Container,
@@ -17,14 +19,26 @@ from broker_lag_exporter.kube_model import (
     Pod,
     broker_container,
 )
-from broker_lag_exporter.risk import Facts, Finding
+from broker_lag_exporter.risk.checks import (
+    BROKERS_SAME_NODE,
+    BROKERS_ZONE_CONCENTRATION,
+    KUBELET_VERSION_DENIED,
+    LOG_DIR_EPHEMERAL,
+    NO_MEMORY_LIMIT,
+    NO_PDB,
+    NO_POD_ANTI_AFFINITY,
+    NO_ZONE_SPREAD,
+    OFFHEAP_ENABLED,
+    PDB_ALLOWS_MULTIPLE_DOWN,
+    Finding,
+)
 
 EPHEMERAL_VOLUMES = frozenset({"emptyDir", "ephemeral"})
 LEGACY_ZONE_LABEL = "failure-domain.beta.kubernetes.io/zone"
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-def log_dirs(container: Container, settings: Settings) -> tuple[str, ...]:
+def log_dirs(container: Container, settings: RiskOptions) -> tuple[str, ...]:
     """Return the broker's log dirs: from a log.dirs env var, else mounts under the known data paths."""
     for key in settings.kube_log_dir_env:
         value = container.env.get(key, "")
@@ -48,7 +62,7 @@ def storage_of(path: str, container: Container, volumes: Mapping[str, str]) -> s
     return volumes.get(volume, "unknown")
 
 
-def _log_dir_check(pod: Pod, container: Container, settings: Settings) -> Finding | None:
+def _log_dir_check(pod: Pod, container: Container, settings: RiskOptions) -> Finding | None:
     dirs = log_dirs(container, settings)
     if not dirs:
         return None
@@ -60,7 +74,7 @@ def _log_dir_check(pod: Pod, container: Container, settings: Settings) -> Findin
         if lost
         else f"log dirs on {', '.join(sorted(set(kinds.values())))}"
     )
-    return Finding("log_dir_ephemeral", "broker", "", bool(lost), "critical", reason)
+    return LOG_DIR_EPHEMERAL.finding("", bool(lost), reason)
 
 
 def offheap_markers(container: Container, markers: Sequence[str]) -> list[str]:
@@ -80,12 +94,9 @@ def _placement_checks(pod: Pod) -> Iterator[Finding]:
     spec = pod.spec
     anti = [t for t in spec.anti_affinity if _selects_self(t, pod)]
     hosts = [t for t in anti if t.topology_key in (HOSTNAME_LABEL, ZONE_LABEL, LEGACY_ZONE_LABEL)]
-    yield Finding(
-        "no_pod_anti_affinity",
-        "broker",
+    yield NO_POD_ANTI_AFFINITY.finding(
         "",
         not hosts,
-        "warning",
         f"required anti-affinity on {hosts[0].topology_key}"
         if hosts
         else "no required pod anti-affinity between brokers: two can land on one node",
@@ -95,12 +106,9 @@ def _placement_checks(pod: Pod) -> Iterator[Finding]:
         for t in (*spec.spread, *anti)
         if t.topology_key in (ZONE_LABEL, LEGACY_ZONE_LABEL) and _selects_self(t, pod)
     ]
-    yield Finding(
-        "no_zone_spread",
-        "broker",
+    yield NO_ZONE_SPREAD.finding(
         "",
         not zone_terms,
-        "warning",
         "spread over zones"
         if zone_terms
         else "no topology spread constraint over topology.kubernetes.io/zone: brokers may share a zone",
@@ -111,30 +119,24 @@ def _selects_self(term: PlacementTerm, pod: Pod) -> bool:
     return term.required and term.selector.matches(pod.labels)
 
 
-def pod_spec_findings(pod: Pod, settings: Settings) -> Iterator[Finding]:
+def pod_spec_findings(pod: Pod, container_name: str, settings: RiskOptions) -> Iterator[Finding]:
     """Yield the checks that read only the broker's own pod spec (subject left empty)."""
-    container = broker_container(pod.spec, settings.kube_broker_container)
+    container = broker_container(pod.spec, container_name)
     if container is None:
         return
     log_dir = _log_dir_check(pod, container, settings)
     if log_dir is not None:
         yield log_dir
     limit = container.memory_limit_bytes
-    yield Finding(
-        "no_memory_limit",
-        "broker",
+    yield NO_MEMORY_LIMIT.finding(
         "",
         limit is None,
-        "warning",
         f"memory limit {limit} bytes" if limit else f"container {container.name} has no memory limit",
     )
     found = offheap_markers(container, settings.risk_offheap_markers)
-    yield Finding(
-        "offheap_enabled",
-        "broker",
+    yield OFFHEAP_ENABLED.finding(
         "",
         bool(found),
-        "warning",
         f"off-heap memory enabled by {', '.join(found)}" if found else "no off-heap marker set",
     )
     yield from _placement_checks(pod)
@@ -161,12 +163,9 @@ def _scaled(value: int | str, total: int) -> int:
 
 def _budget_findings(pod: Pod, brokers: Sequence[Pod], budgets: Iterable[Disruption]) -> Iterator[Finding]:
     mine = [b for b in budgets if b.namespace == pod.namespace and b.selector.matches(pod.labels)]
-    yield Finding(
-        "no_pdb",
-        "broker",
+    yield NO_PDB.finding(
         "",
         not mine,
-        "warning",
         f"covered by PodDisruptionBudget {', '.join(b.name for b in mine)}"
         if mine
         else "no PodDisruptionBudget selects this broker: a node drain may evict several at once",
@@ -180,42 +179,50 @@ def _budget_findings(pod: Pod, brokers: Sequence[Pod], budgets: Iterable[Disrupt
         )
         for b in mine
     )
-    yield Finding(
-        "pdb_allows_multiple_down",
-        "broker",
+    yield PDB_ALLOWS_MULTIPLE_DOWN.finding(
         "",
         down > 1,
-        "warning",
         f"disruption budget allows {down} brokers down at once",
     )
 
 
-def broker_pod_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+def broker_findings(
+    pod: Pod, brokers: Sequence[Pod], budgets: Iterable[Disruption], container: str, settings: RiskOptions
+) -> Iterator[Finding]:
+    """Yield one broker pod's spec and disruption budget checks (subject left empty)."""
+    yield from pod_spec_findings(pod, container, settings)
+    yield from _budget_findings(pod, brokers, budgets)
+
+
+def broker_pod_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
     """Fire per broker on its pod spec, disruption budget and kubelet version."""
     view = facts.kube
     if view is None:
         return
     brokers = [row.pod for row in view.brokers if row.pod is not None]
     deny = [re.compile(p) for p in settings.risk_kubelet_deny]
+    snapshot = view.snapshot
     for row in view.brokers:
         if row.pod is None:
             continue
-        subject = str(row.broker_id)
-        found = [*pod_spec_findings(row.pod, settings)]
-        found += _budget_findings(row.pod, brokers, view.snapshot.disruption_budgets)
+        found = [
+            *broker_findings(
+                row.pod, brokers, snapshot.disruption_budgets, snapshot.broker_container, settings
+            )
+        ]
         if deny and row.node is not None and row.node.kubelet_version:
             found.append(_kubelet_finding(row.node.kubelet_version, deny))
         for f in found:
-            yield Finding(f.check, f.scope, subject, f.firing, f.severity, f.reason)
+            yield replace(f, subject=str(row.broker_id))
 
 
 def _kubelet_finding(version: str, deny: Sequence[re.Pattern[str]]) -> Finding:
     hit = next((p.pattern for p in deny if p.fullmatch(version)), None)
     reason = f"kubelet {version} matches deny-list entry {hit!r}" if hit else f"kubelet {version}"
-    return Finding("kubelet_version_denied", "broker", "", hit is not None, "warning", reason)
+    return KUBELET_VERSION_DENIED.finding("", hit is not None, reason)
 
 
-def placement_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+def placement_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
     """Fire when brokers share a node, or crowd into fewer zones than they could use."""
     view = facts.kube
     if view is None:
@@ -225,12 +232,9 @@ def placement_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
         return
     per_node = Counter(row.pod.spec.node_name for row in placed if row.pod is not None)
     node, most = per_node.most_common(1)[0]
-    yield Finding(
-        "brokers_same_node",
-        "cluster",
+    yield BROKERS_SAME_NODE.finding(
         "",
         most > 1,
-        "critical",
         f"{most} brokers on node {node}" if most > 1 else "every broker on its own node",
     )
     yield from _zone_finding(view, len(placed))
@@ -245,11 +249,8 @@ def _zone_finding(view: PodView, placed: int) -> Iterator[Finding]:
     zone, most = per_zone.most_common(1)[0]
     fair = math.ceil(len(zones) / min(len(available), len(zones)))
     firing = most > fair or len(per_zone) == 1
-    yield Finding(
-        "brokers_zone_concentration",
-        "cluster",
+    yield BROKERS_ZONE_CONCENTRATION.finding(
         "",
         firing,
-        "warning",
         f"{most} of {len(zones)} brokers in zone {zone} ({len(available)} zone(s) have nodes)",
     )

@@ -1,17 +1,19 @@
 """Risk rules over topic configs: replication factor 1, min.insync.replicas, unclean election."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.model import KafkaSnapshot
-from broker_lag_exporter.risk import Facts, Finding, Severity
+from broker_lag_exporter.config.sections import RiskOptions
+from broker_lag_exporter.join.facts import Facts
+from broker_lag_exporter.model.kafka import KafkaSnapshot
+from broker_lag_exporter.risk.checks import (
+    TOPIC_MIN_INSYNC_NOT_BELOW_RF,
+    TOPIC_REPLICATION_FACTOR_ONE,
+    UNCLEAN_LEADER_ELECTION,
+    Check,
+    Finding,
+)
 
-TOPIC_CHECKS: Mapping[str, Severity] = {
-    "topic_replication_factor_one": "warning",
-    "topic_min_insync_not_below_rf": "warning",
-    "unclean_leader_election": "warning",
-}
 _SHOWN = 5
 
 
@@ -23,22 +25,20 @@ def replication_factors(kafka: KafkaSnapshot) -> dict[str, int]:
     return dict(factors)
 
 
-def risky_topics(kafka: KafkaSnapshot) -> dict[str, list[str]]:
+def risky_topics(kafka: KafkaSnapshot) -> dict[Check, list[str]]:
     """Return, per topic check that could be evaluated, the topics it fires on (sorted).
 
     The config checks are evaluated only when DescribeConfigs answered for at
     least one topic, and only over the topics it answered for.
     """
     factors = replication_factors(kafka)
-    out: dict[str, list[str]] = {
-        "topic_replication_factor_one": sorted(t for t, rf in factors.items() if rf == 1)
-    }
+    out = {TOPIC_REPLICATION_FACTOR_ONE: sorted(t for t, rf in factors.items() if rf == 1)}
     configs = {t: c for t, c in kafka.topic_configs.items() if t in factors}
     if configs:
-        out["topic_min_insync_not_below_rf"] = sorted(
+        out[TOPIC_MIN_INSYNC_NOT_BELOW_RF] = sorted(
             t for t, c in configs.items() if _int(c.get("min.insync.replicas")) >= factors[t]
         )
-        out["unclean_leader_election"] = sorted(
+        out[UNCLEAN_LEADER_ELECTION] = sorted(
             t for t, c in configs.items() if c.get("unclean.leader.election.enable", "").lower() == "true"
         )
     return out
@@ -49,7 +49,7 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-def topic_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
+def topic_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
     """Fire per cluster when any topic has replication factor 1, min.insync >= RF, or unclean election."""
     if facts.kafka is None or not facts.kafka.partitions:
         return
@@ -58,4 +58,4 @@ def topic_rules(facts: Facts, settings: Settings) -> Iterable[Finding]:
             f" and {len(topics) - _SHOWN} more" if len(topics) > _SHOWN else ""
         )
         reason = f"{len(topics)} topic(s): {shown}" if topics else "no topic"
-        yield Finding(check, "cluster", "", bool(topics), TOPIC_CHECKS[check], reason)
+        yield check.finding("", bool(topics), reason)

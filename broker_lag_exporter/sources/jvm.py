@@ -4,7 +4,7 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -12,23 +12,16 @@ import structlog
 from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.kube_model import KubeSnapshot
-from broker_lag_exporter.model import (
-    Broker,
-    BrokerId,
-    JvmMemory,
-    JvmScrape,
-    JvmSnapshot,
-    KafkaSnapshot,
-    ScrapeFailure,
-)
-from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.config.sections import JvmOptions, PollOptions
+from broker_lag_exporter.model.jvm import JvmMemory, JvmScrape, JvmSnapshot, ScrapeFailure
+from broker_lag_exporter.model.kafka import Broker, BrokerId
 from broker_lag_exporter.sources import SourceError
 
 log = structlog.get_logger(__name__)
 
-EndpointFinder = Callable[[], Mapping[BrokerId, str]]
+# Returns each broker's page URL, waiting up to the given seconds for the first ones;
+# app.py builds it from the other sources' data (a source never reads the store).
+EndpointFinder = Callable[[float], Awaitable[Mapping[BrokerId, str]]]
 # jmx_exporter 1.x serves OpenMetrics when asked; the classic format is all we parse.
 ACCEPT = "text/plain;version=0.0.4;q=1.0, */*;q=0.1"
 _NOT_TEXT_TYPES = ("text/html", "application/json", "application/xml", "text/xml")
@@ -107,28 +100,6 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def endpoints_from(settings: Settings, store: Store) -> EndpointFinder:
-    """Return a finder reading the latest Kafka brokers and Kubernetes pod IPs at each call."""
-
-    def current() -> Mapping[BrokerId, str]:
-        kafka = store.latest("kafka", KafkaSnapshot)
-        kube = store.latest("kubernetes", KubeSnapshot)
-        brokers = kafka.brokers.values() if kafka is not None else ()
-        pod_ips = (
-            {b: pod.status.ip for b, pod in kube.broker_pods.items() if pod.status.ip}
-            if kube is not None
-            else {}
-        )
-        return resolve_endpoints(settings.jvm_endpoints, settings.jvm_url_template, brokers, pod_ips)
-
-    return current
-
-
-def jvm_enabled(settings: Settings) -> bool:
-    """Return whether any JVM endpoint is configured: no surprise HTTP calls otherwise."""
-    return bool(settings.jvm_endpoints) or settings.jvm_url_template is not None
-
-
 def parse_memory(body: bytes, content_type: str = "text/plain") -> JvmMemory:
     """Read heap, non-heap and buffer pool bytes from a Prometheus text page; raise PageError."""
     media = content_type.split(";", 1)[0].strip().lower()
@@ -197,11 +168,11 @@ class JvmSource:
 
     name = "jvm"
 
-    def __init__(self, settings: Settings, endpoints: EndpointFinder) -> None:
+    def __init__(self, jvm: JvmOptions, poll: PollOptions, endpoints: EndpointFinder) -> None:
         self._endpoints = endpoints
-        self._deadline = settings.request_timeout_seconds
-        self._max_bytes = settings.jvm_max_page_bytes
-        self._limit = asyncio.Semaphore(settings.max_concurrent_requests)
+        self._deadline = poll.request_timeout_seconds
+        self._max_bytes = jvm.jvm_max_page_bytes
+        self._limit = asyncio.Semaphore(poll.max_concurrent_requests)
         self._session: aiohttp.ClientSession | None = None
         self._failures: Counter[tuple[BrokerId, ScrapeFailure]] = Counter()
         self._last: dict[BrokerId, ScrapeFailure | None] = {}
@@ -223,15 +194,11 @@ class JvmSource:
         moment away; failing the first poll would log a false alarm every start.
         """
         try:
-            async with asyncio.timeout(self._deadline):
-                # The store has no change notification to wait on; a dict lookup is cheap to poll.
-                while not (endpoints := dict(self._endpoints())):  # noqa: ASYNC110
-                    await asyncio.sleep(0.2)
+            return dict(await self._endpoints(self._deadline))
         except TimeoutError:
             raise SourceError(
                 "no JVM endpoints: jvm_url_template needs brokers from the Kafka or Kubernetes snapshot"
             ) from None
-        return endpoints
 
     async def close(self) -> None:
         """Close the HTTP session."""

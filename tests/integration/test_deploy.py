@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from broker_lag_exporter.config import ConfigError, load_settings
+from broker_lag_exporter.config.settings import ConfigError, load_settings
 from bundle.alerts import load_groups
 from bundle.render import BASE_DIR, DASHBOARD_DIR, DEPLOY_DIR, ROOT
 from harness.kube import KubeApiServer

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from broker_lag_exporter.config import Settings
+from broker_lag_exporter.config.settings import Settings
 from harness.kafka.cluster import KafkaCluster
 from harness.process import free_port, wait_until
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter import app
-from broker_lag_exporter.config import load_settings
+from broker_lag_exporter.config.settings import load_settings
 from harness.kafka.cluster import KafkaCluster
 from harness.kube import KubeApiServer
 

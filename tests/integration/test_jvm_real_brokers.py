@@ -10,9 +10,10 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter import app
-from broker_lag_exporter.config import Settings, load_settings
-from broker_lag_exporter.model import JvmMemory, JvmSnapshot
+from broker_lag_exporter.config.settings import Settings, load_settings
+from broker_lag_exporter.model.jvm import JvmMemory, JvmSnapshot
 from broker_lag_exporter.sources.jvm import JvmSource
+from broker_lag_exporter.store import Store
 from harness.kafka.cluster import KafkaCluster
 
 pytestmark = pytest.mark.kafka
@@ -36,7 +37,7 @@ def settings(cluster: KafkaCluster) -> Settings:
 
 async def collect(cluster: KafkaCluster) -> JvmSnapshot:
     s = settings(cluster)
-    source = JvmSource(s, lambda: s.jvm_endpoints)
+    source = JvmSource(s.jvm, s.poll, app.JvmTargets(Store(60), s.jvm))
     try:
         return await source.collect()
     finally:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from broker_lag_exporter.config import load_settings
+from broker_lag_exporter.config.settings import load_settings
 from broker_lag_exporter.join.lag import join
 from broker_lag_exporter.sources.kafka import KafkaSource
 from harness.kafka.cluster import KafkaCluster
@@ -53,7 +53,8 @@ async def live_uncommitted(workload: KafkaCluster) -> AsyncIterator[AIOKafkaCons
 
 
 async def snapshot_of(cluster: KafkaCluster):
-    source = KafkaSource(load_settings(bootstrap_servers=cluster.bootstrap_servers, group_allow="oracle-.*"))
+    s = load_settings(bootstrap_servers=cluster.bootstrap_servers, group_allow="oracle-.*")
+    source = KafkaSource(s.kafka, s.poll, s.export)
     try:
         return await source.collect()
     finally:

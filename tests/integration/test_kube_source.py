@@ -16,13 +16,13 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 
 from broker_lag_exporter.app import build_registry
-from broker_lag_exporter.config import Settings, load_settings
-from broker_lag_exporter.kube_model import KubeSnapshot
+from broker_lag_exporter.config.settings import Settings, load_settings
+from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.poller import poll_once
-from broker_lag_exporter.snapshot import Store
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.sources.kubernetes import KubernetesSource
+from broker_lag_exporter.store import Store
 from harness.kafka.cluster import KafkaCluster
 from harness.kube import KEDA_SCALEDOBJECT_CRD, KubeApiServer, container_status, running_pod_status
 
@@ -220,7 +220,10 @@ def settings_for(kube: KubeApiServer, consumer_group: KafkaCluster, tmp_path: Pa
 
 async def poll_all(settings: Settings) -> tuple[Store, CollectorRegistry, dict[str, bool]]:
     store = Store(settings.max_data_age_seconds)
-    sources: list[Source[Any]] = [KafkaSource(settings), KubernetesSource(settings)]
+    sources: list[Source[Any]] = [
+        KafkaSource(settings.kafka, settings.poll, settings.export),
+        KubernetesSource(settings.kube, settings.poll),
+    ]
     try:
         ok = {s.name: await poll_once(s, store, settings.collect_timeout_seconds) for s in sources}
     finally:
@@ -297,7 +300,7 @@ async def wait_for(
 
 async def test_restart_seen_through_the_watch(kube: KubeApiServer, settings_for: SettingsFor) -> None:
     settings = settings_for(poll_interval_seconds=2)
-    source = KubernetesSource(settings)
+    source = KubernetesSource(settings.kube, settings.poll)
     try:
         before = await source.collect()
         count = before.broker_pods[0].status.restarts
@@ -317,7 +320,8 @@ async def test_restart_seen_through_the_watch(kube: KubeApiServer, settings_for:
 
 
 async def test_relist_after_gone(kube: KubeApiServer, settings_for: SettingsFor) -> None:
-    source = KubernetesSource(settings_for())
+    settings = settings_for()
+    source = KubernetesSource(settings.kube, settings.poll)
     resource = "scaledobjects.keda.sh"
     try:
         before = await source.collect()

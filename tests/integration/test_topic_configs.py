@@ -2,8 +2,8 @@
 
 import pytest
 
-from broker_lag_exporter.config import load_settings
-from broker_lag_exporter.risk import Facts
+from broker_lag_exporter.config.settings import load_settings
+from broker_lag_exporter.join.facts import Facts
 from broker_lag_exporter.risk.topics import topic_rules
 from broker_lag_exporter.sources.kafka import KafkaSource
 from harness.kafka.cluster import KafkaCluster
@@ -19,7 +19,7 @@ async def test_topic_configs_and_checks(kafka3: KafkaCluster) -> None:
     settings = load_settings(
         bootstrap_servers=kafka3.bootstrap_servers, topic_allow="cfg-.*", describe_configs_batch=2
     )
-    source = KafkaSource(settings)
+    source = KafkaSource(settings.kafka, settings.poll, settings.export)
     try:
         snapshot = await source.collect()
     finally:

@@ -8,10 +8,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker_lag_exporter.app import build_registry
-from broker_lag_exporter.config import Settings, load_settings
-from broker_lag_exporter.model import Broker, KafkaSnapshot
+from broker_lag_exporter.config.settings import Settings, load_settings
+from broker_lag_exporter.model.kafka import Broker, KafkaSnapshot
 from broker_lag_exporter.server import make_app, ssl_context
-from broker_lag_exporter.snapshot import Store
+from broker_lag_exporter.store import Store
 
 SNAPSHOT = KafkaSnapshot(
     brokers={0: Broker(0, "k", 9092)}, controller_id=0, partitions={}, end_offsets={}, groups=()

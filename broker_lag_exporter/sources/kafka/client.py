@@ -10,8 +10,8 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from aiokafka.helpers import create_ssl_context
 
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.model import BrokerId
+from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
+from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
 
 log = structlog.get_logger(__name__)
@@ -28,8 +28,10 @@ class UnsupportedRequestError(RequestError):
 class KafkaConnection:
     """A bootstrapped aiokafka client plus per-poll request and error counters."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, kafka: KafkaOptions, poll: PollOptions) -> None:
+        self._options = kafka
+        self._deadline = poll.request_timeout_seconds
+        self._metadata_age = max(poll.poll_interval_seconds, 30)
         self._client: AIOKafkaClient | None = None
         self.requests = 0
         self.errors: Counter[str] = Counter()
@@ -42,13 +44,13 @@ class KafkaConnection:
     async def _connect(self) -> AIOKafkaClient:
         if self._client is not None:
             return self._client
-        client = AIOKafkaClient(**_client_options(self._settings))
+        client = AIOKafkaClient(**_client_options(self._options, self._deadline, self._metadata_age))
         try:
-            async with asyncio.timeout(self._settings.request_timeout_seconds):
+            async with asyncio.timeout(self._deadline):
                 await client.bootstrap()
         except (KafkaError, OSError, TimeoutError) as exc:
             await client.close()
-            servers = ",".join(self._settings.bootstrap_servers)
+            servers = ",".join(self._options.bootstrap_servers)
             raise SourceError(f"cannot bootstrap from {servers}: {_describe(exc)}") from exc
         self._client = client
         return client
@@ -78,7 +80,7 @@ class KafkaConnection:
         client = await self._connect()
         self.requests += 1
         try:
-            async with asyncio.timeout(self._settings.request_timeout_seconds):
+            async with asyncio.timeout(self._deadline):
                 return await client.send(node, request)
         except (NotImplementedError, IncompatibleBrokerVersion) as exc:
             # aiokafka's version negotiation found no common version (an older broker).
@@ -105,13 +107,13 @@ def _describe(exc: BaseException) -> str:
     return text if text.startswith(name) else f"{name}: {text}" if text else name
 
 
-def _client_options(s: Settings) -> dict[str, Any]:
+def _client_options(s: KafkaOptions, deadline: float, metadata_age: float) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bootstrap_servers": s.bootstrap_servers,
         "client_id": s.client_id,
-        "request_timeout_ms": int(s.request_timeout_seconds * 1000),
+        "request_timeout_ms": int(deadline * 1000),
         # The client refreshes its own broker list; it only routes requests.
-        "metadata_max_age_ms": int(max(s.poll_interval_seconds, 30) * 1000),
+        "metadata_max_age_ms": int(metadata_age * 1000),
         "security_protocol": s.security_protocol,
     }
     if s.security_protocol in ("SSL", "SASL_SSL"):

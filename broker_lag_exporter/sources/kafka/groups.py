@@ -10,7 +10,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.protocol.admin import ListGroupsRequest
 from aiokafka.protocol.commit import OffsetFetchRequest
 
-from broker_lag_exporter.model import BrokerId, Group, Member, TopicPartition
+from broker_lag_exporter.model.kafka import BrokerId, Group, Member, TopicPartition
 from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError, UnsupportedRequestError
 from broker_lag_exporter.sources.kafka.protocol import (
     ConsumerGroupDescribeRequest,

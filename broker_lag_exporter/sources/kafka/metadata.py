@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from aiokafka.protocol.metadata import MetadataRequest
 
-from broker_lag_exporter.model import Broker, BrokerId, Partition, TopicPartition
+from broker_lag_exporter.model.kafka import Broker, BrokerId, Partition, TopicPartition
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
 
 # Partition-level codes that still come with usable leadership data.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka.protocol.offset import OffsetRequest
 
-from broker_lag_exporter.model import NO_LEADER, BrokerId, Partition, TopicPartition
+from broker_lag_exporter.model.kafka import NO_LEADER, BrokerId, Partition, TopicPartition
 from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError
 
 LATEST = -1

@@ -10,8 +10,8 @@ from typing import TypeVar
 
 import structlog
 
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.model import NO_LEADER, BrokerId, KafkaSnapshot, Partition, TopicPartition
+from broker_lag_exporter.config.sections import ExportOptions, KafkaOptions, PollOptions
+from broker_lag_exporter.model.kafka import NO_LEADER, BrokerId, KafkaSnapshot, Partition, TopicPartition
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
 from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
@@ -57,29 +57,34 @@ class KafkaSource:
 
     name = "kafka"
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
-        self._settings = settings
-        self._conn = KafkaConnection(settings)
+    def __init__(
+        self,
+        kafka: KafkaOptions,
+        poll: PollOptions,
+        export: ExportOptions,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._options = kafka
+        self._concurrency = poll.max_concurrent_requests
+        self._conn = KafkaConnection(kafka, poll)
         self._clock = clock
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, int] = {}
         self._configs: dict[str, dict[str, str]] = {}
         self._configs_read_at = -float("inf")
-        keep_group = name_filter(settings.group_allow, settings.group_deny)
-        self._keep_topic = name_filter(settings.topic_allow, settings.topic_deny)
-        self._keep_group = lambda g: keep_group(g) and in_shard(g, settings.shard_index, settings.shard_count)
+        keep_group = name_filter(export.group_allow, export.group_deny)
+        self._keep_topic = name_filter(export.topic_allow, export.topic_deny)
+        self._keep_group = lambda g: keep_group(g) and in_shard(g, export.shard_index, export.shard_count)
 
     async def collect(self) -> KafkaSnapshot:
         """Poll metadata, end offsets and groups; raise SourceError if metadata fails."""
-        conn, s = self._conn, self._settings
+        conn, s = self._conn, self._options
         conn.reset_counters()
         meta = await fetch_metadata(conn, self._keep_topic)
         async with asyncio.TaskGroup() as tg:
             ends = tg.create_task(fetch_end_offsets(conn, meta.partitions, s.list_offsets_batch))
-            groups = tg.create_task(
-                fetch_groups(conn, meta.brokers, self._keep_group, s.max_concurrent_requests)
-            )
+            groups = tg.create_task(fetch_groups(conn, meta.brokers, self._keep_group, self._concurrency))
             configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
         partitions = self._remember_leaders(meta.partitions)
         snapshot = KafkaSnapshot(
@@ -105,9 +110,9 @@ class KafkaSource:
         would delay the OffsetFetch requests that lag depends on.
         """
         now = self._clock()
-        stale = now - self._configs_read_at >= self._settings.topic_configs_refresh_seconds
+        stale = now - self._configs_read_at >= self._options.topic_configs_refresh_seconds
         wanted = topics if stale else topics - self._configs.keys()
-        fresh = await fetch_topic_configs(self._conn, wanted, self._settings.describe_configs_batch)
+        fresh = await fetch_topic_configs(self._conn, wanted, self._options.describe_configs_batch)
         if stale:
             self._configs_read_at = now
         self._configs = carry_forward(topics, fresh, self._configs)
@@ -138,7 +143,7 @@ class KafkaSource:
         now = self._clock()
         for broker in live:
             self._last_seen[broker] = now
-        horizon = now - self._settings.forget_broker_after_seconds
+        horizon = now - self._options.forget_broker_after_seconds
         self._last_seen = {b: t for b, t in self._last_seen.items() if t >= horizon}
         in_replicas = {r for p in partitions.values() for r in p.replicas}
         return frozenset(self._last_seen) | in_replicas

@@ -16,7 +16,7 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
-from broker_lag_exporter.config import Settings
+from broker_lag_exporter.config.sections import KubeOptions
 from broker_lag_exporter.sources import SourceError
 
 _MAX_LINE = 64 * 1024 * 1024  # one watch event; a pod is a few KiB, a huge CR a few MiB
@@ -66,7 +66,7 @@ class KubeError(SourceError):
         self.status = status
 
 
-def kube_enabled(settings: Settings) -> bool:
+def kube_enabled(settings: KubeOptions) -> bool:
     """Return whether to read the Kubernetes API: forced on/off, or when credentials are at hand."""
     if settings.kube_mode != "auto":
         return settings.kube_mode == "on"
@@ -76,7 +76,7 @@ def kube_enabled(settings: Settings) -> bool:
     return any(Path(p).expanduser().is_file() for p in [*paths, "~/.kube/config"] if p)
 
 
-async def _configuration(settings: Settings) -> client.Configuration:
+async def _configuration(settings: KubeOptions) -> client.Configuration:
     cfg = client.Configuration()
     try:
         if settings.kube_kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
@@ -102,10 +102,10 @@ class KubeClient:
         self._timeout = request_timeout
 
     @classmethod
-    async def connect(cls, settings: Settings) -> "KubeClient":
+    async def connect(cls, settings: KubeOptions, request_timeout: float) -> "KubeClient":
         """Load in-cluster or kubeconfig credentials; raise SourceError when there are none."""
         cfg = await _configuration(settings)
-        return cls(client.ApiClient(configuration=cfg), settings.request_timeout_seconds)
+        return cls(client.ApiClient(configuration=cfg), request_timeout)
 
     async def _get(
         self,

@@ -8,8 +8,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from broker_lag_exporter.model.kube_parse import MalformedObjectError
 from broker_lag_exporter.sources.kubernetes.client import KubeClient, KubeError, Resource
-from broker_lag_exporter.sources.kubernetes.objects import MalformedObjectError
 
 T = TypeVar("T")
 Key = tuple[str, str]

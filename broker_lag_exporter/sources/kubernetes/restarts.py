@@ -3,8 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from broker_lag_exporter.kube_model import Pod
-from broker_lag_exporter.model import BrokerId
+from broker_lag_exporter.model.kafka import BrokerId
+from broker_lag_exporter.model.kube import Pod
 
 
 @dataclass(slots=True)

@@ -5,8 +5,16 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from broker_lag_exporter.config import Settings
-from broker_lag_exporter.kube_model import KubeSnapshot, Pod
+from broker_lag_exporter.config.sections import KubeOptions, PollOptions
+from broker_lag_exporter.model.broker_ids import is_broker_pod, map_brokers, parse_id_rule
+from broker_lag_exporter.model.kube import KubeSnapshot, Pod
+from broker_lag_exporter.model.kube_parse import (
+    parse_disruption_budget,
+    parse_node,
+    parse_pod,
+    parse_scaled_object,
+    parse_selector_string,
+)
 from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kubernetes.client import (
     DISRUPTION_BUDGETS,
@@ -17,14 +25,6 @@ from broker_lag_exporter.sources.kubernetes.client import (
     Resource,
 )
 from broker_lag_exporter.sources.kubernetes.informer import Informer
-from broker_lag_exporter.sources.kubernetes.mapping import is_broker_pod, map_brokers, parse_id_rule
-from broker_lag_exporter.sources.kubernetes.objects import (
-    parse_disruption_budget,
-    parse_node,
-    parse_pod,
-    parse_scaled_object,
-    parse_selector_string,
-)
 from broker_lag_exporter.sources.kubernetes.restarts import RestartHistory
 
 _FINISHED = frozenset({"Succeeded", "Failed"})
@@ -40,8 +40,11 @@ class KubernetesSource:
 
     name = "kubernetes"
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: KubeOptions, poll: PollOptions, clock: Callable[[], float] = time.time
+    ) -> None:
         self._settings = settings
+        self._poll = poll
         self._clock = clock
         self._selectors = [parse_selector_string(s) for s in settings.kube_broker_selectors]
         self._id_rule = parse_id_rule(settings.kube_broker_id)
@@ -54,7 +57,7 @@ class KubernetesSource:
     async def _start(self) -> None:
         if self._kube is not None:
             return
-        self._kube = kube = await KubeClient.connect(self._settings)
+        self._kube = kube = await KubeClient.connect(self._settings, self._poll.request_timeout_seconds)
         s = self._settings
         namespaces: list[str | None] = list(s.kube_namespaces) or [None]
 
@@ -89,7 +92,7 @@ class KubernetesSource:
         await self._start()
         # The first poll waits for every first list (bounded by the poll's deadline).
         await asyncio.gather(*(i.settled.wait() for i in self._informers))
-        grace = self._settings.poll_interval_seconds
+        grace = self._poll.poll_interval_seconds
         failed = [str(e) for i in self._informers if (e := i.failure(grace)) is not None]
         if failed:
             raise SourceError("; ".join(sorted(set(failed))))

@@ -1,0 +1,173 @@
+"""Settings: the sections composed into one frozen object, read from flags, environment and YAML."""
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from broker_lag_exporter.config.sections import (
+    ExportOptions,
+    JvmOptions,
+    KafkaOptions,
+    KubeOptions,
+    LogOptions,
+    PollOptions,
+    RiskOptions,
+    Section,
+    WebOptions,
+)
+
+ENV_PREFIX = "BROKER_LAG_"
+S = TypeVar("S", bound=Section)
+L = TypeVar("L", bound=BaseSettings)
+
+
+class ConfigError(Exception):
+    """Settings are invalid; the message lists every problem."""
+
+
+class _Flat(BaseSettings):
+    """Flags, environment and YAML are flat: a section changes no option's name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+    )
+
+    def section(self, kind: type[S]) -> S:
+        """Return the slice of these settings that one consumer takes (already validated here)."""
+        return kind.model_construct(**{name: getattr(self, name) for name in kind.model_fields})
+
+
+# Bases in reverse: pydantic lists the fields of the last base first, so --help and the
+# docs read Kafka, polling, export, web, JVM, Kubernetes, risk, logging.
+class Settings(
+    LogOptions,
+    RiskOptions,
+    KubeOptions,
+    JvmOptions,
+    WebOptions,
+    ExportOptions,
+    PollOptions,
+    KafkaOptions,
+    _Flat,
+):
+    """Every option of `serve` and `once`; see docs/configuration.md."""
+
+    model_config = _Flat.model_config
+
+    @property
+    def kafka(self) -> KafkaOptions:
+        """Return the Kafka connection section."""
+        return self.section(KafkaOptions)
+
+    @property
+    def poll(self) -> PollOptions:
+        """Return the polling section."""
+        return self.section(PollOptions)
+
+    @property
+    def export(self) -> ExportOptions:
+        """Return the export section."""
+        return self.section(ExportOptions)
+
+    @property
+    def web(self) -> WebOptions:
+        """Return the HTTP server section."""
+        return self.section(WebOptions)
+
+    @property
+    def jvm(self) -> JvmOptions:
+        """Return the JVM memory section."""
+        return self.section(JvmOptions)
+
+    @property
+    def kube(self) -> KubeOptions:
+        """Return the Kubernetes section."""
+        return self.section(KubeOptions)
+
+    @property
+    def risk(self) -> RiskOptions:
+        """Return the risk check section."""
+        return self.section(RiskOptions)
+
+    @property
+    def log(self) -> LogOptions:
+        """Return the logging section."""
+        return self.section(LogOptions)
+
+
+class LintSettings(LogOptions, RiskOptions, KubeOptions, _Flat):
+    """The options of `lint`: it reads manifests and talks to no broker, so it needs no servers."""
+
+    model_config = _Flat.model_config
+
+    @property
+    def kube(self) -> KubeOptions:
+        """Return the Kubernetes section (which pods are brokers)."""
+        return self.section(KubeOptions)
+
+    @property
+    def risk(self) -> RiskOptions:
+        """Return the risk check section."""
+        return self.section(RiskOptions)
+
+
+def load_settings(
+    cli_args: list[str] | None = None,
+    *,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings: flags beat environment, which beats the config file, then defaults.
+
+    Raises ConfigError listing every invalid field at once.
+    """
+    return load(Settings, cli_args, config_file=config_file, **overrides)
+
+
+def load(kind: type[L], cli_args: list[str] | None, *, config_file: Path | None, **overrides: Any) -> L:
+    """Build any settings class from flags, environment and an optional YAML file, in that order."""
+
+    class _Loaded(kind):  # type: ignore[valid-type,misc]
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+            return tuple(sources)
+
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    try:
+        if cli_args is not None:
+            overrides["_cli_parse_args"] = cli_args
+        loaded: L = _Loaded(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from None
+    return loaded
+
+
+def format_errors(exc: ValidationError) -> str:
+    """Render every validation problem on its own line, naming the option."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        lines.append(f"  {where}: {err['msg']}")
+    return f"{len(lines)} configuration problem(s):\n" + "\n".join(lines)

@@ -1,0 +1,1 @@
+"""`broker-lag-exporter lint`: the risk checks over manifests on disk, before anything is deployed."""

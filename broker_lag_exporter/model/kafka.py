@@ -1,0 +1,93 @@
+"""Immutable Kafka data the kafka source produces: brokers, partitions, offsets, groups."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+BrokerId: TypeAlias = int
+TopicPartition: TypeAlias = tuple[str, int]
+
+NO_LEADER: BrokerId = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    """A broker as cluster metadata lists it."""
+
+    id: BrokerId
+    host: str
+    port: int
+    rack: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Leadership and replication of one partition.
+
+    `last_leader` is the leader seen most recently, kept across polls so that a
+    leaderless partition can still be attributed to a broker.
+    """
+
+    leader: BrokerId
+    replicas: tuple[BrokerId, ...]
+    isr: tuple[BrokerId, ...]
+    offline: tuple[BrokerId, ...] = ()
+    last_leader: BrokerId = NO_LEADER
+
+    @property
+    def preferred_leader(self) -> BrokerId:
+        """Return the first replica, the leader Kafka prefers."""
+        return self.replicas[0] if self.replicas else NO_LEADER
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A consumer group member."""
+
+    member_id: str
+    client_id: str
+    client_host: str
+    assignment: tuple[TopicPartition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A consumer group with its committed offsets.
+
+    `error` names a failure to describe the group or to fetch its offsets; what
+    could be read is still kept.
+    """
+
+    name: str
+    coordinator: BrokerId
+    state: str = "Unknown"
+    protocol_type: str = "consumer"
+    members: tuple[Member, ...] = ()
+    committed: Mapping[TopicPartition, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def assigned(self) -> frozenset[TopicPartition]:
+        """Return every partition assigned to a member of this group."""
+        return frozenset(tp for m in self.members for tp in m.assignment)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSnapshot:
+    """Everything the kafka source learnt in one poll.
+
+    `known_brokers` holds ids that are live, named in replica lists, or were
+    seen live recently: the ones that must be exported even when down.
+    `errors` counts failed requests of this poll by kind. `topic_configs` holds
+    the configs the risk checks read, per topic (absent: DescribeConfigs failed).
+    """
+
+    brokers: Mapping[BrokerId, Broker]
+    controller_id: BrokerId
+    partitions: Mapping[TopicPartition, Partition]
+    end_offsets: Mapping[TopicPartition, int]
+    groups: tuple[Group, ...]
+    known_brokers: frozenset[BrokerId] = frozenset()
+    errors: Mapping[str, int] = field(default_factory=dict)
+    requests: int = 0
+    topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""The snapshot store: the latest good data of each source and that source's health."""
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from broker_lag_exporter.model.health import Health
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    data: object
+    taken_at: float
+
+
+class Store:
+    """Holds immutable data per source; writers replace whole entries, readers never block.
+
+    Data older than `max_age_seconds` is dropped rather than served as fresh,
+    and its source reported down.
+    """
+
+    def __init__(self, max_age_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self._max_age = max_age_seconds
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._health: dict[str, Health] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every successful poll of any source."""
+        self._listeners.append(listener)
+
+    def register(self, name: str) -> None:
+        """Make a source known so its health is exported before its first poll ends."""
+        self._health.setdefault(name, Health())
+
+    def record_success(self, name: str, data: object, duration: float) -> None:
+        """Store fresh data from a source."""
+        now = self._clock()
+        self._entries[name] = _Entry(data, now)
+        old = self._health.get(name, Health())
+        self._health[name] = replace(
+            old, up=True, duration_seconds=duration, last_success=now, last_error=None
+        )
+        for listener in self._listeners:
+            listener()
+
+    def record_failure(self, name: str, error: str, duration: float) -> None:
+        """Count a failed poll; the last good data stays until it is too old."""
+        old = self._health.get(name, Health())
+        self._health[name] = replace(
+            old,
+            up=False,
+            duration_seconds=duration,
+            errors_total=old.errors_total + 1,
+            last_error=error,
+        )
+
+    def latest(self, name: str, kind: type[T]) -> T | None:
+        """Return the source's data if it is fresh enough and of the expected type."""
+        entry = self._entries.get(name)
+        if entry is None or self._clock() - entry.taken_at > self._max_age:
+            return None
+        return entry.data if isinstance(entry.data, kind) else None
+
+    def health(self) -> Mapping[str, Health]:
+        """Return every source's health; `up` is false once its data is stale."""
+        now = self._clock()
+        return {
+            name: h
+            if not h.up or (h.last_success or 0) >= now - self._max_age
+            else replace(h, up=False, last_error="data older than max_data_age_seconds")
+            for name, h in self._health.items()
+        }
+
+    def ready(self, name: str) -> bool:
+        """Return whether the source has succeeded at least once."""
+        return self._health.get(name, Health()).last_success is not None

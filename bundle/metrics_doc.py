@@ -1,0 +1,70 @@
+"""docs/metrics.md, generated from the metric catalogue."""
+
+from broker_lag_exporter.metrics.catalogue import METRICS, MetricSpec
+
+SOURCES = {
+    "kafka": "Kafka (metadata, ListOffsets, consumer groups)",
+    "kubernetes": "Kubernetes API (broker pods, nodes, PDBs, consumer workloads)",
+    "jvm": "Each broker's JVM metrics endpoint (jmx_exporter)",
+    "risk": "Risk rules over the joined data",
+    "exporter": "The exporter itself",
+}
+# Definitions a table row is too short for, printed after that source's table.
+NOTES = {
+    "jvm": """
+**Off-heap, precisely.** `kafka_broker_offheap_bytes` is, for one broker and one poll, the sum of
+`kafka_broker_jvm_memory_used_bytes{area="nonheap"}` and
+`kafka_broker_jvm_buffer_pool_used_bytes{pool="direct"}`:
+
+- *non-heap*: the JVM's non-heap memory areas (Metaspace, compressed class space, code cache) as the
+  `MemoryMXBean` reports them; read from `jvm_memory_used_bytes{area="nonheap"}` (jmx_exporter 1.x,
+  Strimzi) or `jvm_memory_bytes_used{area="nonheap"}` (jmx_exporter 0.x).
+- *direct*: NIO direct buffers (`ByteBuffer.allocateDirect`, and the per-thread temporary buffers the JDK
+  uses for socket I/O on heap buffers, which grow with request size); read from
+  `jvm_buffer_pool_used_bytes{pool="direct"}`; capped by `-XX:MaxDirectMemorySize`.
+- *not counted*: the `mapped` pool (file-backed page cache of Kafka's memory-mapped index files,
+  reclaimable by the kernel and sized by preallocation; exported on its own), thread stacks, GC and JIT
+  native structures and malloc arenas, which no JVM metrics page shows. The value is therefore a lower
+  bound of the process's native memory.
+
+`kafka_broker_offheap_limit_ratio` divides it by the memory limit of the broker container from the
+Kubernetes API, and is absent when no limit is known. The `offheap_near_limit` check (docs/risks.md)
+fires above `--risk-offheap-limit-ratio` (default 0.7).
+
+Per broker, `broker_lag_exporter_jvm_scrape_up` is 0 when its page could not be used this poll, and
+`broker_lag_exporter_jvm_scrape_errors_total{reason}` counts why: `timeout` (no complete page within
+`--request-timeout-seconds`), `connection` (refused, reset, DNS), `http_status` (not 200), `too_large`
+(over `--jvm-max-page-bytes`), `truncated` (body shorter than announced, or cut mid-line),
+`not_prometheus_text` (HTML, JSON, or unparsable lines), `missing_series` (no heap, non-heap or direct
+series). The memory series of that broker are absent until its page is readable again.
+""",
+}
+HEADER = """# Metric reference
+
+Generated from `broker_lag_exporter/metrics/catalogue.py` by `python -m bundle`; do not edit by hand.
+
+Every per-broker series carries `broker_id`; consumer groups are labelled `group`. Values of the
+Kafka, Kubernetes and JVM families are collected in the background and served from the latest
+snapshot: `broker_lag_exporter_source_last_success_timestamp_seconds{source}` tells their age, and a
+source whose data is older than `--max-data-age-seconds` stops exporting it. Target labels such as
+`cluster` or `env` are yours to add in the scrape configuration.
+"""
+
+
+def _row(spec: MetricSpec) -> str:
+    labels = ", ".join(f"`{label}`" for label in spec.labels) or "-"
+    return f"| `{spec.name}` | {spec.kind} | {labels} | {spec.help} |"
+
+
+def render() -> str:
+    """Return the Markdown reference for every metric, grouped by source."""
+    parts = [HEADER]
+    for source, title in SOURCES.items():
+        specs = [s for s in METRICS if s.source == source]
+        if not specs:
+            continue
+        parts.append(f"\n## {title}\n\n| metric | type | labels | meaning |\n|---|---|---|---|")
+        parts.extend(_row(s) for s in specs)
+        if source in NOTES:
+            parts.append(NOTES[source])
+    return "\n".join(parts) + "\n"

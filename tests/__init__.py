@@ -1,0 +1,1 @@
+"""The test suite: unit tests mirror the package; integration tests run real servers."""

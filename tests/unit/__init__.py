@@ -1,0 +1,1 @@
+"""Pure-logic tests with hand-built inputs, laid out like the package."""

@@ -1,0 +1,130 @@
+"""The Kafka join: attribution, clamping, uncommitted partitions and leadership counts."""
+
+import pytest
+
+from broker_lag_exporter.join.lag import BrokerRow, attributed_broker, join, partition_lag
+from broker_lag_exporter.model.kafka import NO_LEADER, Broker, Group, KafkaSnapshot, Member, Partition
+
+
+def snap(partitions, end_offsets, groups=(), live=(1, 2, 3), known=()):
+    return KafkaSnapshot(
+        brokers={b: Broker(b, "127.0.0.1", 9000 + b) for b in live},
+        controller_id=live[0] if live else -1,
+        partitions=partitions,
+        end_offsets=end_offsets,
+        groups=tuple(groups),
+        known_brokers=frozenset(known),
+    )
+
+
+def p(leader, replicas=(1, 2, 3), isr=None, last_leader=NO_LEADER):
+    return Partition(
+        leader, tuple(replicas), tuple(replicas if isr is None else isr), last_leader=last_leader
+    )
+
+
+def by_id(view):
+    return {row.broker_id: row for row in view.brokers}
+
+
+@pytest.mark.parametrize(
+    ("partition", "expected"),
+    [
+        (p(2), 2),
+        (p(NO_LEADER, last_leader=3), 3),
+        (p(NO_LEADER, replicas=(2, 1)), 2),
+        (p(NO_LEADER, replicas=()), NO_LEADER),
+    ],
+    ids=["leader", "leaderless-last-leader", "leaderless-first-replica", "nothing-known"],
+)
+def test_attributed_broker(partition, expected):
+    assert attributed_broker(partition) == expected
+
+
+@pytest.mark.parametrize(
+    ("end", "committed", "lag"),
+    [(100, 40, 60), (100, 100, 0), (100, 105, 0), (0, 0, 0)],
+    ids=["behind", "caught-up", "negative-race-clamped", "empty"],
+)
+def test_partition_lag(end, committed, lag):
+    assert partition_lag(end, committed) == lag
+
+
+@pytest.mark.parametrize(
+    ("case", "committed", "expected_broker_lag", "expected_group_lag"),
+    [
+        ("normal", {("t", 0): 10, ("t", 1): 15}, {1: 90, 2: 85}, 175),
+        ("negative-race", {("t", 0): 150}, {}, 0),
+        ("unknown-partition", {("t", 9): 0}, {}, 0),
+        ("deleted-topic", {("gone", 0): 3}, {}, 0),
+        ("no-end-offset", {("t", 2): 0}, {}, 0),
+        ("leaderless-to-last-leader", {("t", 3): 20}, {3: 30}, 30),
+    ],
+)
+def test_group_lag_attribution(case, committed, expected_broker_lag, expected_group_lag):
+    partitions = {
+        ("t", 0): p(1),
+        ("t", 1): p(2),
+        ("t", 2): p(3),
+        ("t", 3): p(NO_LEADER, last_leader=3),
+    }
+    ends = {("t", 0): 100, ("t", 1): 100, ("t", 3): 50}  # ("t", 2): its ListOffsets failed
+    view = join(snap(partitions, ends, [Group("g", 1, committed=committed)]))
+    lags = {b: row.lag for b, row in by_id(view).items() if row.lag}
+    assert lags == expected_broker_lag, case
+    assert view.groups[0].lag == expected_group_lag
+    assert {k: v for k, v in view.broker_group_lag.items() if v} == {
+        (b, "g"): v for b, v in expected_broker_lag.items() if v
+    }
+
+
+def test_uncommitted_partitions_are_counted_not_lag():
+    partitions = {("t", 0): p(1), ("t", 1): p(2), ("gone", 0): p(1)}
+    member = Member("m", "c", "10.0.0.1", assignment=(("t", 0), ("t", 1), ("gone", 5)))
+    group = Group("g", 1, members=(member,), committed={("t", 0): 5})
+    view = join(snap(partitions, {("t", 0): 10, ("t", 1): 99}, [group]))
+    row = view.groups[0]
+    assert (row.lag, row.committed_partitions, row.uncommitted_partitions) == (5, 1, 1)
+
+
+def test_broker_missing_from_metadata_is_exported_down():
+    partitions = {("t", 0): p(2, replicas=(3, 2), isr=(2,)), ("t", 1): p(NO_LEADER, (3,), ())}
+    view = join(snap(partitions, {}, live=(1, 2), known=(4,)))
+    rows = by_id(view)
+    assert sorted(rows) == [1, 2, 3, 4]
+    assert [rows[b].up for b in (1, 2, 3, 4)] == [True, True, False, False]
+    assert rows[2] == BrokerRow(
+        broker_id=2,
+        up=True,
+        leader_partitions=1,
+        replica_partitions=1,
+        leader_share=0.5,
+        topics_led=1,
+        under_replicated=1,
+        offline=0,
+        preferred_imbalance=1,
+    )
+    assert rows[3].offline == 1  # leaderless, never led: its first replica
+    assert rows[3].replica_partitions == 2
+
+
+def test_leadership_counts_topics_and_share():
+    partitions = {("a", 0): p(1), ("a", 1): p(1), ("b", 0): p(1), ("b", 1): p(2, (2, 1))}
+    rows = by_id(join(snap(partitions, {})))
+    assert (rows[1].leader_partitions, rows[1].topics_led, rows[1].leader_share) == (3, 2, 0.75)
+    assert (rows[2].leader_partitions, rows[2].preferred_imbalance) == (1, 0)
+    assert rows[3].leader_partitions == 0
+
+
+def test_per_partition_rows_only_on_request():
+    partitions = {("t", 0): p(1)}
+    groups = [Group("g", 1, committed={("t", 0): 1})]
+    assert join(snap(partitions, {("t", 0): 4}, groups)).partition_lag == ()
+    rows = join(snap(partitions, {("t", 0): 4}, groups), per_partition=True).partition_lag
+    assert [(r.group, r.topic, r.partition, r.broker_id, r.lag) for r in rows] == [("g", "t", 0, 1, 3)]
+
+
+def test_empty_cluster():
+    view = join(snap({}, {}, live=()))
+    assert view.brokers == ()
+    assert view.partitions == 0
