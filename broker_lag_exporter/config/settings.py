@@ -1,7 +1,7 @@
 """Settings: the sections composed into one frozen object, read from flags, environment and YAML."""
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import (
@@ -32,6 +32,17 @@ class ConfigError(Exception):
     """Settings are invalid; the message lists every problem."""
 
 
+class SectionOf(Generic[S]):
+    """A typed view of one section of composed settings: `settings.kafka` is its KafkaOptions."""
+
+    def __init__(self, kind: type[S]) -> None:
+        self.kind = kind
+
+    def __get__(self, settings: BaseSettings, owner: type[BaseSettings] | None = None) -> S:
+        # Already validated as part of the whole: construct, do not validate again.
+        return self.kind.model_construct(**{name: getattr(settings, name) for name in self.kind.model_fields})
+
+
 class _Flat(BaseSettings):
     """Flags, environment and YAML are flat: a section changes no option's name."""
 
@@ -41,11 +52,8 @@ class _Flat(BaseSettings):
         extra="forbid",
         cli_kebab_case=True,
         cli_implicit_flags=True,
+        ignored_types=(SectionOf,),
     )
-
-    def section(self, kind: type[S]) -> S:
-        """Return the slice of these settings that one consumer takes (already validated here)."""
-        return kind.model_construct(**{name: getattr(self, name) for name in kind.model_fields})
 
 
 # Bases in reverse: pydantic lists the fields of the last base first, so --help and the
@@ -64,62 +72,23 @@ class Settings(
     """Every option of `serve` and `once`; see docs/configuration.md."""
 
     model_config = _Flat.model_config
-
-    @property
-    def kafka(self) -> KafkaOptions:
-        """Return the Kafka connection section."""
-        return self.section(KafkaOptions)
-
-    @property
-    def poll(self) -> PollOptions:
-        """Return the polling section."""
-        return self.section(PollOptions)
-
-    @property
-    def export(self) -> ExportOptions:
-        """Return the export section."""
-        return self.section(ExportOptions)
-
-    @property
-    def web(self) -> WebOptions:
-        """Return the HTTP server section."""
-        return self.section(WebOptions)
-
-    @property
-    def jvm(self) -> JvmOptions:
-        """Return the JVM memory section."""
-        return self.section(JvmOptions)
-
-    @property
-    def kube(self) -> KubeOptions:
-        """Return the Kubernetes section."""
-        return self.section(KubeOptions)
-
-    @property
-    def risk(self) -> RiskOptions:
-        """Return the risk check section."""
-        return self.section(RiskOptions)
-
-    @property
-    def log(self) -> LogOptions:
-        """Return the logging section."""
-        return self.section(LogOptions)
+    kafka = SectionOf(KafkaOptions)
+    poll = SectionOf(PollOptions)
+    export = SectionOf(ExportOptions)
+    web = SectionOf(WebOptions)
+    jvm = SectionOf(JvmOptions)
+    kube = SectionOf(KubeOptions)
+    risk = SectionOf(RiskOptions)
+    log = SectionOf(LogOptions)
 
 
 class LintSettings(LogOptions, RiskOptions, KubeOptions, _Flat):
     """The options of `lint`: it reads manifests and talks to no broker, so it needs no servers."""
 
     model_config = _Flat.model_config
-
-    @property
-    def kube(self) -> KubeOptions:
-        """Return the Kubernetes section (which pods are brokers)."""
-        return self.section(KubeOptions)
-
-    @property
-    def risk(self) -> RiskOptions:
-        """Return the risk check section."""
-        return self.section(RiskOptions)
+    kube = SectionOf(KubeOptions)
+    risk = SectionOf(RiskOptions)
+    log = SectionOf(LogOptions)
 
 
 def load_settings(
