@@ -831,7 +831,8 @@ def create(kube: KubeApiServer, doc: Doc, *, dry_run: bool = True) -> Admission:
 
 
 def apply(kube: KubeApiServer, doc: Doc) -> None:
-    path = f"{PLURALS[doc['kind']]}/{doc['metadata']['name']}?fieldManager=ble-tests&force=true"
+    query = "fieldManager=ble-tests&force=true&fieldValidation=Strict"
+    path = f"{PLURALS[doc['kind']]}/{doc['metadata']['name']}?{query}"
     kube.request("PATCH", path, doc, content_type="application/apply-patch+yaml")
 
 
@@ -904,6 +905,7 @@ def deny(cluster: Cluster) -> KubeApiServer:
 def test_warn_carries_lints_findings(warn: KubeApiServer, case: Case) -> None:
     answer = create(warn, case.doc)
     assert answer.status == 201, answer.body
+    assert answer.other_warnings == []
     assert answer.warnings == expected_messages(case)
     assert set(answer.warnings) == case.fires
 
