@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from broker_lag_exporter.config.sections import KubeOptions, RiskOptions
 from broker_lag_exporter.lint.manifests import inventory
 from broker_lag_exporter.lint.run import lint
 from broker_lag_exporter.risk.checks import BY_NAME
@@ -683,10 +684,10 @@ CASES = [
 ]
 
 
-def lint_findings(case: Case) -> dict[str, str]:
+def lint_findings(case: Case, settings: tuple[KubeOptions, RiskOptions] | None = None) -> dict[str, str]:
     """Return check -> reason of the policy checks `lint` fires on the case's object."""
     docs = [(case.doc, "case.yaml"), *((d, "context.yaml") for d in case.context)]
-    results = lint(inventory(docs), *policies.defaults())
+    results = lint(inventory(docs), *(settings or policies.defaults()))
     return {
         r.check: r.reason
         for r in results
@@ -694,8 +695,9 @@ def lint_findings(case: Case) -> dict[str, str]:
     }
 
 
-def expected_messages(case: Case) -> dict[str, str]:
-    return {check: policies.message(BY_NAME[check], reason) for check, reason in lint_findings(case).items()}
+def expected_messages(case: Case, settings: tuple[KubeOptions, RiskOptions] | None = None) -> dict[str, str]:
+    found = lint_findings(case, settings)
+    return {check: policies.message(BY_NAME[check], reason) for check, reason in found.items()}
 
 
 def test_the_cases_fire_every_policy_and_pass_each_one() -> None:
@@ -785,7 +787,7 @@ class Admission:
 
 def _check_of(policy: str) -> str:
     by_policy = {policies.policy_name(c): c.name for c in policies.checks()}
-    return by_policy[policy]
+    return by_policy[policy.removesuffix(CUSTOM)]
 
 
 def send(
@@ -996,3 +998,131 @@ def test_updates_are_judged_when_the_spec_changes(deny: KubeApiServer) -> None:
         merge,
     )
     assert fixed.status == 200, fixed.body
+
+
+# ---- policies generated for other settings (`python -m bundle.policies`), in a namespace of their own
+
+CUSTOM = "-custom"
+CUSTOM_NS = "custom"
+CUSTOM_SETTINGS = (
+    KubeOptions.model_validate({"kube_broker_selectors": "role=broker", "kube_broker_container": "server"}),
+    RiskOptions.model_validate(
+        {
+            "risk_keda_lag_threshold_floor": 25,
+            "risk_critical_groups": "payments-.*",
+            "risk_offheap_markers": "-XX:MaxDirectMemorySize,KAFKA_OFFHEAP",
+            "kube_log_dir_env": "LOG_DIRS",
+            "kube_log_dir_paths": "/data",
+        }
+    ),
+)
+CUSTOM_LABEL = {"ble-tests/custom": "true"}
+
+
+def _custom(doc: Doc) -> Doc:
+    """Return a case's object in the custom namespace."""
+    out = copy.deepcopy(doc)
+    out["metadata"]["namespace"] = CUSTOM_NS
+    return out
+
+
+ROLE = {"role": "broker"}
+SERVER = {
+    "name": "server",
+    "image": IMAGE,
+    "env": [{"name": "LOG_DIRS", "value": "/data/logs"}, {"name": "KAFKA_OFFHEAP", "value": " Yes"}],
+    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+}
+CUSTOM_CASES = [
+    case(
+        "custom-selector-container-markers",
+        _custom(
+            statefulset(
+                "custom-risky",
+                changed(
+                    hardened(ROLE),
+                    containers=[hardened()["containers"][0], SERVER],
+                    volumes=[{"name": "data", "emptyDir": {}}],
+                ),
+                labels=ROLE,
+            )
+        ),
+        LOG,
+        MEM,
+        OFF,
+    ),
+    case(
+        "custom-env-marker-off",
+        _custom(
+            statefulset(
+                "custom-off",
+                changed(
+                    hardened(ROLE),
+                    containers=[{**SERVER, "env": [{"name": "KAFKA_OFFHEAP", "value": "off"}]}],
+                ),
+                labels=ROLE,
+            )
+        ),
+        MEM,
+    ),
+    case("custom-default-selector-is-no-broker", _custom(statefulset("custom-app-kafka", RISKY))),
+    case(
+        "custom-critical-group-regex",
+        _custom(scaled("payments", [kafka_trigger(consumerGroup="payments-eu", lagThreshold="30")], 1)),
+        CRIT,
+    ),
+    case(
+        "custom-floor",
+        _custom(scaled("floor", [kafka_trigger(consumerGroup="orders", lagThreshold="20")], 1)),
+        LOW,
+    ),
+]
+
+
+def test_custom_cases_fire_policies_only_custom_settings_reach() -> None:
+    for c in CUSTOM_CASES:
+        assert set(lint_findings(c, CUSTOM_SETTINGS)) == c.fires, c.id
+    assert lint_findings(CUSTOM_CASES[0]) == {}, "the default selectors do not see role=broker"
+
+
+@pytest.fixture(scope="module")
+def custom(cluster: Cluster) -> KubeApiServer:
+    """The policies generated for CUSTOM_SETTINGS, renamed and bound to a namespace the shipped skip."""
+    kube = cluster.kube
+    kube.request(
+        "POST",
+        "/api/v1/namespaces",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": CUSTOM_NS,
+                "labels": {policies.OPT_OUT_LABEL: policies.OPT_OUT_VALUE, **CUSTOM_LABEL},
+            },
+        },
+    )
+    files = policies.files(*CUSTOM_SETTINGS)
+    for name, text in files.items():
+        if not name.startswith("policies/") or name.endswith("kustomization.yaml"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            doc["metadata"]["name"] += CUSTOM
+            if doc["kind"] == "ValidatingAdmissionPolicyBinding":
+                doc["spec"]["policyName"] += CUSTOM
+                doc["spec"]["matchResources"] = {"namespaceSelector": {"matchLabels": CUSTOM_LABEL}}
+            apply(kube, doc)
+
+    def in_force() -> bool:
+        answers = [create(kube, c.doc) for c in CUSTOM_CASES]
+        return all(set(a.warnings) == c.fires for a, c in zip(answers, CUSTOM_CASES, strict=True))
+
+    wait_until(in_force, timeout=30, what="custom policies in force")
+    return kube
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize("case", CUSTOM_CASES, ids=lambda c: c.id)
+def test_generated_for_other_settings_they_still_agree_with_lint(custom: KubeApiServer, case: Case) -> None:
+    answer = create(custom, case.doc)
+    assert answer.status == 201, answer.body
+    assert answer.warnings == expected_messages(case, CUSTOM_SETTINGS)
