@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from bundle import config_doc, metrics_doc
+from bundle import config_doc, metrics_doc, policies
 from bundle.alerts import RULES_FILE, load_groups
 from bundle.dashboards import DASHBOARDS
 
@@ -75,6 +75,11 @@ def doc_files() -> dict[Path, str]:
     }
 
 
+def policy_files() -> dict[Path, str]:
+    """Return deploy/policies/ and its deny overlay: the admission policies for the default settings."""
+    return {DEPLOY_DIR / name: text for name, text in policies.files(*policies.defaults()).items()}
+
+
 def render() -> dict[Path, str]:
     """Return every generated file."""
-    return dashboard_files() | deploy_files() | doc_files()
+    return dashboard_files() | deploy_files() | doc_files() | policy_files()
