@@ -13,6 +13,7 @@ setup: setup-python
 	@scripts/setup-kafka.sh
 	@scripts/setup-kube.sh
 	@scripts/setup-kustomize.sh
+	@scripts/setup-helm.sh >/dev/null
 
 demo: setup-python
 	@scripts/setup-kafka.sh

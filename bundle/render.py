@@ -16,6 +16,7 @@ DEPLOY_DIR = ROOT / "deploy"
 BASE_DIR = DEPLOY_DIR / "base"
 RBAC = DEPLOY_DIR / "rbac.yaml"
 PROMETHEUS_RULE = BASE_DIR / "prometheusrule.yaml"
+CHART_DIR = DEPLOY_DIR / "helm" / "broker-lag-exporter"
 
 
 class _BlockStyleDumper(yaml.SafeDumper):
@@ -63,6 +64,15 @@ def deploy_files() -> dict[Path, str]:
     return files
 
 
+def chart_files() -> dict[Path, str]:
+    """Return the copies the Helm chart reads with .Files (a chart reads no file outside itself)."""
+    groups = yaml.dump({"groups": load_groups()}, Dumper=_BlockStyleDumper, sort_keys=False, width=110)
+    files = {CHART_DIR / "files" / "rules.yaml": _generated_from(RULES_FILE) + groups}
+    for path, text in dashboard_files().items():
+        files[CHART_DIR / "files" / "dashboards" / path.name] = text
+    return files
+
+
 def _generated_from(source: Path) -> str:
     return f"# Generated from {source.relative_to(ROOT)} by `python -m bundle`: edit that file.\n"
 
@@ -82,4 +92,4 @@ def policy_files() -> dict[Path, str]:
 
 def render() -> dict[Path, str]:
     """Return every generated file."""
-    return dashboard_files() | deploy_files() | doc_files() | policy_files()
+    return dashboard_files() | deploy_files() | chart_files() | doc_files() | policy_files()
