@@ -70,6 +70,9 @@ def chart_files() -> dict[Path, str]:
     files = {CHART_DIR / "files" / "rules.yaml": _generated_from(RULES_FILE) + groups}
     for path, text in dashboard_files().items():
         files[CHART_DIR / "files" / "dashboards" / path.name] = text
+    for path, text in policy_files().items():
+        if path.parent.name == "policies" and path.name != "kustomization.yaml":
+            files[CHART_DIR / "files" / "policies" / path.name] = text
     return files
 
 

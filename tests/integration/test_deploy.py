@@ -243,7 +243,9 @@ def _path(doc: Doc) -> str:
     prefix = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
     namespace = doc["metadata"].get("namespace")
     scope = f"/namespaces/{namespace}" if namespace else ""
-    return f"{prefix}{scope}/{doc['kind'].lower()}s/{doc['metadata']['name']}"
+    kind = doc["kind"].lower()
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    return f"{prefix}{scope}/{plural}/{doc['metadata']['name']}"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import yaml
 
 from broker_lag_exporter.config.settings import load_settings
 from bundle.alerts import load_groups
-from bundle.render import CHART_DIR, DASHBOARD_DIR, RBAC, ROOT
+from bundle.render import CHART_DIR, DASHBOARD_DIR, DEPLOY_DIR, RBAC, ROOT
 from harness.kube import KubeApiServer
 from tests.integration.test_deploy import CRD_FILES, KUBERNETES_VERSION, _crd, _path, _render, _strict, _tools
 
@@ -146,6 +146,25 @@ def test_values_users_of_other_charts_expect_reach_the_objects() -> None:
     assert monitor["spec"]["endpoints"][0]["relabelings"][0]["replacement"] == "prod-eu-1"
     sidecar = [d for d in docs if d["kind"] == "ConfigMap" and "dashboard" in d["metadata"]["name"]]
     assert {d["metadata"]["labels"]["grafana_dashboard"] for d in sidecar} == {"kafka"}
+
+
+def test_admission_policies_are_the_generated_ones_with_the_chosen_actions() -> None:
+    assert not [d for d in _template("default") if d["kind"].startswith("ValidatingAdmissionPolicy")]
+    chart = [d for d in _template("policies") if d["kind"].startswith("ValidatingAdmissionPolicy")]
+    shipped = [
+        doc
+        for path in sorted((DEPLOY_DIR / "policies").glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+    for doc in shipped:
+        if doc["kind"] == "ValidatingAdmissionPolicyBinding":
+            assert doc["spec"]["validationActions"] == ["Warn", "Audit"]
+            doc["spec"]["validationActions"] = ["Deny", "Audit"]
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    assert sorted(chart, key=key) == sorted(shipped, key=key)
+    assert len(chart) == 16
 
 
 def _config(docs: tuple[Doc, ...]) -> dict[str, str]:
