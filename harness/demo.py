@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import socket
 import tempfile
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,15 @@ def start_prometheus(workdir: Path, exporter: str, interval: float, port: int) -
         return None
 
 
+def ui_base(prometheus: str) -> str:
+    """Return the base of Prometheus' web pages (Debian's package serves only the classic UI, at /classic)."""
+    try:
+        with urllib.request.urlopen(f"{prometheus}/classic/alerts", timeout=5) as response:  # noqa: S310
+            return f"{prometheus}/classic" if response.status == 200 else prometheus
+    except (urllib.error.URLError, OSError):
+        return prometheus
+
+
 def port_is_free(port: int) -> bool:
     """Return whether a loopback port can be bound now."""
     with socket.socket() as s:
@@ -203,7 +214,8 @@ async def run(kafka: KafkaCluster, port: int, interval: float, prometheus: Prome
     configure("console", "info")
     base = f"http://127.0.0.1:{port}"
     bootstrap = kafka.bootstrap_servers
-    print(banner(base, kafka.node_ids, prometheus.url if prometheus else None, interval), flush=True)
+    ui = ui_base(prometheus.url) if prometheus else None
+    print(banner(base, kafka.node_ids, ui, interval), flush=True)
     workload = [
         produce_forever(bootstrap, rate=60),
         # Joins at the head: a healthy group with next to no lag.
@@ -228,7 +240,7 @@ def banner(
     prometheus: str | None = None,
     interval: float = 5.0,
 ) -> str:
-    """Return the where-to-look text."""
+    """Return the where-to-look text; `prometheus` is the base of its web pages."""
     lines = [
         "",
         f"broker-lag-exporter demo: {len(brokers)} Kafka brokers on 127.0.0.1; broker 2 leads most "
@@ -263,7 +275,7 @@ def banner(
 
 
 def graph_url(prometheus: str, query: str) -> str:
-    """Return Prometheus' graph page showing a query as a table."""
+    """Return the graph page (under the web pages' base) showing a query as a table."""
     return f"{prometheus}/graph?" + urllib.parse.urlencode({"g0.expr": query, "g0.tab": "1"})
 
 

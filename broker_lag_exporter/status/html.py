@@ -226,7 +226,7 @@ def _memory(memory: MemoryCell | None, *, near_limit: bool) -> str:
         return f'<span class="muted">{escape(memory.failure if memory else "unknown")}</span>'
     used = _bytes(memory.offheap_bytes)
     if memory.limit_bytes is None or memory.limit_ratio is None:
-        return f'{used}<br><small class="muted">no memory limit known</small>'
+        return f'{used}<br><small class="muted">no limit known</small>'
     ratio = memory.limit_ratio
     near = " near" if near_limit else ""
     width = min(1.0, ratio)

@@ -1,6 +1,7 @@
 """`make demo` as a user runs it: Kafka, the exporter, Prometheus firing the lag alert, and Ctrl-C."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,7 +89,10 @@ def test_make_demo_fires_the_lag_alert_on_broker_2_and_stops_on_ctrl_c():
             assert time.monotonic() < deadline, "".join(lines[-30:])
             time.sleep(1)
         out = "".join(lines)
-        assert f"http://127.0.0.1:{prom_port}/alerts" in out
+        alerts_page = re.search(rf"Prometheus: +(http://127\.0\.0\.1:{prom_port}\S*/alerts)", out)
+        assert alerts_page, out
+        with urllib.request.urlopen(alerts_page.group(1), timeout=5) as page:
+            assert LAG_ALERT in page.read().decode()
         assert "DEMO ONLY" in out
         assert f"{LAG_ALERT}{{broker_id=2}} pending" in out  # pending came first
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
