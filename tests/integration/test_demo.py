@@ -15,8 +15,16 @@ import pytest
 import yaml
 
 from bundle.alerts import RULES_FILE, alerts, duration_seconds
-from harness.demo import FOR_DIVISOR, LAG_ALERT, alert_states, banner, shorten, write_demo_rules
-from harness.process import free_ports
+from harness.demo import (
+    FOR_DIVISOR,
+    LAG_ALERT,
+    alert_states,
+    banner,
+    shorten,
+    start_prometheus,
+    write_demo_rules,
+)
+from harness.process import free_port, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +60,14 @@ def test_banner_says_where_to_look_and_that_the_rules_are_shortened():
     without = banner("http://127.0.0.1:9340", (0, 1, 2), None, 5)
     assert "Prometheus:   not running" in without
     assert "topk(1, kafka_broker_consumer_lag_messages)" in without
+
+
+def test_without_prometheus_the_demo_says_so_and_goes_on(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no prometheus binary anywhere
+    assert start_prometheus(tmp_path, "127.0.0.1:9", 5, free_port()) is None
+    out = capsys.readouterr().out
+    assert "Prometheus is not running (prometheus not found: run scripts/setup-system.sh)" in out
+    assert "the demo goes on without it" in out
 
 
 @pytest.mark.prometheus
