@@ -19,7 +19,7 @@ from harness.exporter import ExporterProcess
 from harness.kafka.cluster import KafkaCluster
 from harness.process import wait_until
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 
 USER, PASSWORD = "viewer", "s3cret"
 # Broker 1 is the preferred leader of four of six partitions, which hold most of the messages.
