@@ -17,6 +17,7 @@ setup: setup-python
 
 demo: setup-python
 	@scripts/setup-kafka.sh
+	@scripts/setup-system.sh prometheus || echo "could not install Prometheus: the demo runs without it"
 	$(PY) -m harness.demo
 
 lint: setup-python

@@ -4,7 +4,11 @@ Then the peers (kafka_exporter, KMinion; scripts/setup-peers.sh builds them) run
 same run, each alone, and the bench prints their figures and ours-versus-theirs ratios; a peer that cannot
 be built or run is printed as "not available: <reason>".
 
-Options: --topics N --groups N --per-group N --records N --refreshes N --scrapes N --no-peers.
+The cluster grows in --steps (default 4) to --topics and --groups, measured at each step; the figures
+are also drawn into a PNG (--png, default bench-figures.png): the scaling curve and the peers compared.
+
+Options: --topics N --groups N --per-group N --records N --refreshes N --scrapes N --steps N --png PATH
+--no-peers.
 """
 
 import argparse
@@ -16,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import peers, populate
+from bench import peers, plot, populate
 from harness.kafka.cluster import KafkaCluster
 
 
@@ -51,6 +55,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2)
     parser.add_argument("--refreshes", type=int, default=5)
     parser.add_argument("--scrapes", type=int, default=4, help="GETs per exporter, incl. the first")
+    parser.add_argument("--steps", type=int, default=4, help="sizes measured on the way to --topics")
+    parser.add_argument(
+        "--png", type=Path, default=Path("bench-figures.png"), help="where to draw the figures"
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peers and the served exporter")
     args = parser.parse_args()
     builds: dict[str, peers.Build] = {}
@@ -61,32 +69,50 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ble-bench-") as tmp:
         kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"})
         with kafka:
-            started = time.monotonic()
-            populate.run(kafka.bootstrap_servers, args.topics, args.groups, args.per_group, args.records)
-            print(
-                f"populated {args.topics} topics and {args.groups} groups "
-                f"in {time.monotonic() - started:.0f} s",
-                flush=True,
-            )
-            out = subprocess.run(
-                [sys.executable, "-m", "bench.measure", kafka.bootstrap_servers, str(args.refreshes)],
-                capture_output=True,
-                check=True,
-                text=True,
-            )
-            result = json.loads(out.stdout.strip().splitlines()[-1])
+            scaling = grow_and_measure(kafka.bootstrap_servers, args)
+            result = scaling[-1]
             print("broker-lag-exporter:")
             print(figures(result))
             print(f"  broker RSS: {kafka.rss_bytes()[0] / 2**20:.0f} MiB", flush=True)
-            if args.no_peers:
-                return
-            print("peers, same broker, one at a time, over HTTP:", flush=True)
-            results = peers.run_all(
-                kafka.bootstrap_servers, builds, Path(tmp), args.scrapes, lambda m: print(m, flush=True)
-            )
-            print(peers.table(results, builds))
-            print("ratios (ours vs theirs):")
-            print(peers.ratios(result, results))
+            results: list[peers.Result] = []
+            if not args.no_peers:
+                print("peers, same broker, one at a time, over HTTP:", flush=True)
+                results = peers.run_all(
+                    kafka.bootstrap_servers, builds, Path(tmp), args.scrapes, lambda m: print(m, flush=True)
+                )
+                print(peers.table(results, builds))
+                print("ratios (ours vs theirs):")
+                print(peers.ratios(result, results))
+    print(f"figures drawn in {plot.write_png(args.png, scaling, results)}")
+
+
+def grow_and_measure(bootstrap: str, args: argparse.Namespace) -> list[dict[str, float]]:
+    """Grow the cluster step by step to --topics and --groups; measure the exporter at each size."""
+    scaling: list[dict[str, float]] = []
+    had = (0, 0)
+    steps = max(1, args.steps)
+    for step in range(1, steps + 1):
+        size = (args.topics * step // steps, max(1, args.groups * step // steps))
+        started = time.monotonic()
+        populate.run(bootstrap, size[0], size[1], args.per_group, args.records, grown_from=had)
+        had = size
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.measure", bootstrap, str(args.refreshes)],
+            capture_output=True,
+            check=True,
+            text=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        scaling.append(result)
+        took = time.monotonic() - started
+        print(
+            f"  {size[0]:>6,} topics, {size[1]:>4,} groups (populated in {took:.0f} s): "
+            f"refresh {result['refresh_seconds_median']:.2f} s, "
+            f"/metrics render {result['render_seconds_median'] * 1000:.1f} ms, "
+            f"{result['requests_per_refresh']:.0f} requests",
+            flush=True,
+        )
+    return scaling
 
 
 if __name__ == "__main__":

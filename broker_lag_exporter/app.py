@@ -25,6 +25,7 @@ from broker_lag_exporter.sources.jvm import JvmSource, resolve_endpoints
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.sources.kubernetes import KubernetesSource
 from broker_lag_exporter.sources.kubernetes.client import kube_enabled
+from broker_lag_exporter.status.board import StatusBoard
 from broker_lag_exporter.store import Store
 
 log = structlog.get_logger(__name__)
@@ -67,13 +68,26 @@ def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
     return sources
 
 
-def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
-    """Return a registry holding only this exporter's collector, its view refreshed on every new snapshot."""
+def build_pipeline(store: Store, settings: Settings) -> Pipeline:
+    """Return the store -> join -> risk pipeline, refreshed on every new snapshot."""
     pipeline = Pipeline(store, settings.export, settings.risk)
     store.subscribe(pipeline.refresh)
+    return pipeline
+
+
+def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None = None) -> CollectorRegistry:
+    """Return a registry holding only this exporter's collector over the pipeline's assessment."""
+    pipeline = pipeline or build_pipeline(store, settings)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
     return registry
+
+
+def build_app(store: Store, settings: Settings) -> web.Application:
+    """Return the HTTP application: /metrics and the status page render one pipeline's assessment."""
+    pipeline = build_pipeline(store, settings)
+    board = StatusBoard(pipeline.latest, store.health, refresh_seconds=settings.poll.poll_interval_seconds)
+    return make_app(build_registry(store, settings, pipeline), store, settings.web, board.view)
 
 
 async def serve(settings: Settings) -> None:
@@ -81,7 +95,7 @@ async def serve(settings: Settings) -> None:
     poll, web_options = settings.poll, settings.web
     store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
-    runner = web.AppRunner(make_app(build_registry(store, settings), store, web_options))
+    runner = web.AppRunner(build_app(store, settings))
     await runner.setup()
     site = web.TCPSite(
         runner, web_options.listen_host, web_options.listen_port, ssl_context=ssl_context(web_options)

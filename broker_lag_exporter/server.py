@@ -1,4 +1,4 @@
-"""HTTP server: /metrics (text or OpenMetrics), /healthz, /readyz and a landing page."""
+"""HTTP server: /metrics (text or OpenMetrics), /healthz, /readyz, the status page and /api/brokers."""
 
 import asyncio
 import base64
@@ -11,23 +11,23 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import WebOptions
+from broker_lag_exporter.status.html import CONTENT_SECURITY_POLICY, render
+from broker_lag_exporter.status.view import StatusView, as_json
 from broker_lag_exporter.store import Store
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-LANDING = """<!doctype html>
-<html><head><title>broker-lag-exporter</title></head>
-<body><h1>broker-lag-exporter {version}</h1>
-<p>Kafka consumer lag, leadership and risk, attributed to broker ids.</p>
-<ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li>
-<li><a href="readyz">/readyz</a></li></ul></body></html>
-"""
+# The page and its JSON are a view of now: never served from a cache.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) -> web.Application:
-    """Build the aiohttp application."""
+def make_app(
+    registry: CollectorRegistry,
+    store: Store,
+    settings: WebOptions,
+    status: Callable[[], StatusView],
+) -> web.Application:
+    """Build the aiohttp application; `status` returns the page's view of the cached assessment."""
     middlewares: list[Middleware] = []
     if settings.web_basic_auth_username and settings.web_basic_auth_password:
         middlewares.append(
@@ -55,13 +55,21 @@ def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) ->
             return web.Response(text="ready\n")
         return web.Response(status=503, text="waiting for the first Kafka snapshot\n")
 
-    async def landing(_: web.Request) -> web.Response:
-        return web.Response(text=LANDING.format(version=__version__), content_type="text/html")
+    async def page(_: web.Request) -> web.Response:
+        # Like /metrics: CPU work off the event loop (sorting every group of a large cluster).
+        text = await asyncio.to_thread(lambda: render(status()))
+        headers = {**NO_STORE, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+        return web.Response(text=text, content_type="text/html", headers=headers)
+
+    async def api_brokers(_: web.Request) -> web.Response:
+        data = await asyncio.to_thread(lambda: as_json(status()))
+        return web.json_response(data, headers=NO_STORE)
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/", landing)
+    app.router.add_get("/", page)
+    app.router.add_get("/api/brokers", api_brokers)
     return app
 
 

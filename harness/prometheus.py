@@ -61,8 +61,9 @@ class Prometheus(Service):
         job: str = JOB,
         interval: str = "1s",
         timeout: float = 30.0,
+        port: int | None = None,
     ) -> Prometheus:
-        """Write a config, start Prometheus on a free port and wait until it is ready."""
+        """Write a config, start Prometheus on `port` (default: a free one) and wait until it is ready."""
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -71,7 +72,7 @@ class Prometheus(Service):
         }
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))
-        port = free_port()
+        port = port or free_port()
         with (workdir / "prometheus.log").open("ab") as log:
             proc = popen(
                 [

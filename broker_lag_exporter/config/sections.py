@@ -174,21 +174,21 @@ class ExportOptions(Section):
 
 
 class WebOptions(Section):
-    """The HTTP server of /metrics, the probes and the landing page."""
+    """The HTTP server of /metrics, the probes, the status page and /api/brokers."""
 
     listen_host: str = Field("0.0.0.0", description="Address to bind.")  # noqa: S104
     listen_port: int = Field(
         9340,
         ge=1,
         le=65535,
-        description="Port of `/metrics`, `/healthz`, `/readyz` and the landing page.",
+        description="Port of `/metrics`, `/healthz`, `/readyz`, the status page `/` and `/api/brokers`.",
     )
     web_tls_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate.")
     web_tls_keyfile: Path | None = Field(None, description="Key of `--web-tls-certfile`.")
     web_basic_auth_username: str | None = Field(
         None,
-        description="Require HTTP basic auth with this user on `/metrics` and the landing page "
-        "(probes stay open).",
+        description="Require HTTP basic auth with this user on `/metrics`, the status page and "
+        "`/api/brokers` (probes stay open).",
     )
     web_basic_auth_password: SecretStr | None = Field(
         None, description="Password of `--web-basic-auth-username`; never logged."

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "broker_lag_exporter"
 
 # What each part may import, besides itself, the package root (version) and the options sections.
-# Data flows model -> sources -> store/poller, and model -> join -> risk -> metrics and lint.
+# Data flows model -> sources -> store/poller, and model -> join -> risk -> metrics, status and lint.
 ALLOWED: dict[str, set[str]] = {
     "model": set(),
     "sources": {"model"},
@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": {"model", "store", "join", "risk"},
     "metrics": {"model", "join", "risk"},
     "lint": {"model", "join", "risk", "config"},
-    "server": {"model", "store"},
+    "status": {"model", "join", "risk"},
+    "server": {"model", "store", "status"},
     "logs": set(),
     "config": {"model"},
 }

@@ -1,4 +1,4 @@
-"""HTTP endpoints: negotiation, readiness, basic auth, TLS, and no Kafka I/O on scrape."""
+"""HTTP endpoints: negotiation, readiness, the status page, basic auth, TLS, and no Kafka I/O on scrape."""
 
 import base64
 import ssl
@@ -7,10 +7,10 @@ import subprocess
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker_lag_exporter.app import build_registry
+from broker_lag_exporter.app import build_app
 from broker_lag_exporter.config.settings import Settings, load_settings
 from broker_lag_exporter.model.kafka import Broker, KafkaSnapshot
-from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.server import ssl_context
 from broker_lag_exporter.store import Store
 
 SNAPSHOT = KafkaSnapshot(
@@ -19,7 +19,7 @@ SNAPSHOT = KafkaSnapshot(
 
 
 async def client_for(store: Store, settings: Settings) -> TestClient[web.Request, web.Application]:
-    client = TestClient(TestServer(make_app(build_registry(store, settings), store, settings)))
+    client = TestClient(TestServer(build_app(store, settings)))
     await client.start_server()
     return client
 
@@ -49,8 +49,31 @@ async def test_metrics_negotiates_openmetrics_and_gzip():
         assert (await om.text()).endswith("# EOF\n")
         gz = await c.get("/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
         assert gz.headers.get("Content-Encoding") == "gzip"
-        landing = await c.get("/")
-        assert "broker-lag-exporter" in await landing.text()
+    finally:
+        await c.close()
+
+
+async def test_status_page_and_its_json_render_the_cached_snapshot():
+    store = Store(60)
+    c = await client_for(store, load_settings(bootstrap_servers="k:9092", poll_interval_seconds=7))
+    try:
+        before = await c.get("/")
+        assert before.status == 200
+        assert "waiting for the first Kafka poll" in await before.text()
+        store.record_success("kafka", SNAPSHOT, 0.1)
+        page = await c.get("/")
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert page.headers["Cache-Control"] == "no-store"
+        assert "script-src" not in page.headers["Content-Security-Policy"]
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        text = await page.text()
+        assert '<meta http-equiv="refresh" content="7">' in text
+        assert 'data-broker-id="0" data-up="1"' in text
+        api = await c.get("/api/brokers")
+        assert api.headers["Content-Type"].startswith("application/json")
+        data = await api.json()
+        assert [(b["broker_id"], b["up"]) for b in data["brokers"]] == [(0, True)]
+        assert data["refresh_seconds"] == 7
     finally:
         await c.close()
 
@@ -77,6 +100,9 @@ async def test_basic_auth_protects_metrics_not_probes():
         good = base64.b64encode(b"prom:s3cret").decode()
         assert (await c.get("/metrics", headers={"Authorization": f"Basic {good}"})).status == 200
         assert (await c.get("/healthz")).status == 200
+        assert (await c.get("/")).status == 401
+        assert (await c.get("/api/brokers")).status == 401
+        assert (await c.get("/", headers={"Authorization": f"Basic {good}"})).status == 200
         assert (
             "s3cret" not in await (await c.get("/metrics", headers={"Authorization": f"Basic {good}"})).text()
         )

@@ -1,0 +1,1 @@
+"""The status page at / and its JSON twin: the latest assessment as a person reads it."""
