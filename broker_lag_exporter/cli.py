@@ -39,11 +39,17 @@ def _parser() -> argparse.ArgumentParser:
         )
     checks = commands.add_parser(
         "lint",
-        help="run the Kubernetes risk checks over manifests (exit 1 on findings, 2 on unreadable input)",
+        help="run the Kubernetes risk checks over manifests (exit 1 on findings, 2 on unreadable input, "
+        "3 when nothing could be checked)",
         epilog="Risk settings (e.g. --risk-keda-lag-threshold-floor) apply as for serve.",
     )
     checks.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML manifests")
     checks.add_argument("--format", choices=("text", "json"), default="text")
+    checks.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 rather than 3 when the files hold no broker, consumer or ScaledObject to check",
+    )
     checks.add_argument("--config", type=Path, default=os.environ.get(f"{ENV_PREFIX}CONFIG"))
     return parser
 
@@ -56,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args, rest = _parser().parse_known_args(argv)
     if args.command == "lint":
-        return lint.run(args.files, args.format, args.config, rest)
+        return lint.run(args.files, args.format, args.config, rest, allow_empty=args.allow_empty)
     try:
         settings = _settings(args.command, args.config, rest)
     except ConfigError as exc:

@@ -337,9 +337,9 @@ class RiskOptions(Section):
         description="Broker env vars holding `log.dirs` (apache/kafka, Bitnami).",
     )
     kube_log_dir_paths: CsvList = Field(
-        default_factory=lambda: ["/var/lib/kafka", "/bitnami/kafka", "/opt/kafka/data"],
+        default_factory=lambda: ["/var/lib/kafka", "/bitnami/kafka", "/opt/kafka/data", "/mnt/data"],
         description="Without such a variable, mounts under these paths are the log dirs (Strimzi "
-        "mounts `/var/lib/kafka/data[-N]`).",
+        "mounts `/var/lib/kafka/data[-N]`, Confluent for Kubernetes `/mnt/data/data0`).",
     )
     kube_session_timeout_env: CsvList = Field(
         default_factory=lambda: [
