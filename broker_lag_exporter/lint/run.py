@@ -1,9 +1,10 @@
 """`broker-lag-exporter lint FILE...`: the manifest-decidable risk checks over manifests, for CI."""
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from broker_lag_exporter.config.sections import KubeOptions, RiskOptions
 from broker_lag_exporter.config.settings import ConfigError, LintSettings, load
@@ -67,7 +68,12 @@ def _keda_results(inv: Inventory, risk: RiskOptions) -> Iterable[tuple[str, Find
 
 
 def run(
-    files: Sequence[Path], fmt: str, config: Path | None, rest: Sequence[str], *, allow_empty: bool = False
+    files: Sequence[Path],
+    fmt: str,
+    config: Path | None,
+    options: Mapping[str, Any],
+    *,
+    allow_empty: bool = False,
 ) -> int:
     """Lint the files; print the report on stdout; return the exit status.
 
@@ -75,7 +81,7 @@ def run(
     unless `allow_empty`: a typo in a path glob must not pass CI as "clean".
     """
     try:
-        settings = load(LintSettings, list(rest), config_file=config)
+        settings = load(LintSettings, None, config_file=config, **options)
         inv = inventory(load_documents(files))
     except (ConfigError, ManifestError) as exc:
         print(f"broker-lag-exporter lint: {exc}", file=sys.stderr)
