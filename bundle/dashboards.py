@@ -424,7 +424,7 @@ def broker_drill_down() -> JSON:
             "Broker address",
             "Host, port and rack the broker registers in cluster metadata.",
             "none",
-            Query(b("kafka_broker_info"), table=True),
+            Query(b("kafka_broker_metadata_info"), table=True),
             width=12,
         ),
         _risk_table(
@@ -622,13 +622,15 @@ def exporter_health() -> JSON:
         timeseries(
             "Kafka requests per poll",
             "Requests the last Kafka poll sent (batched per broker, so it grows with brokers and "
-            "groups, not partitions), and the failed ones (partial data is still served).",
+            "groups, not partitions), and failed requests per minute over every poll (partial data "
+            "is still served).",
             "short",
             Query(requests, "requests {{instance}}"),
             Query(
-                f"sum by (job, instance) ({sel('broker_lag_exporter_kafka_request_errors')})"
+                "60 * sum by (job, instance) "
+                f"(rate({sel('broker_lag_exporter_kafka_request_errors_total')}[$__rate_interval]))"
                 f" or sum by (job, instance) (0 * {requests})",
-                "failed {{instance}}",
+                "failed per minute {{instance}}",
             ),
         ),
         timeseries(
