@@ -151,8 +151,8 @@ def test_removed_names_are_gone_and_point_to_their_replacement():
 
 def test_runtime_collectors_are_registered():
     reg = registry()
-    assert reg.get_sample_value("process_resident_memory_bytes") > 0
-    assert reg.get_sample_value("process_cpu_seconds_total") >= 0
+    assert (reg.get_sample_value("process_resident_memory_bytes") or 0) > 0
+    assert reg.get_sample_value("process_cpu_seconds_total") is not None
     assert reg.get_sample_value("python_gc_objects_collected_total", {"generation": "0"}) is not None
     assert any(f.name == "python_info" for f in reg.collect())
 

@@ -1,11 +1,12 @@
 """Request error counters: per poll for the log, and for the whole run for the exported counter."""
 
-from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
+from broker_lag_exporter.config.settings import load_settings
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
 
 
 def test_error_totals_survive_each_new_poll():
-    conn = KafkaConnection(KafkaOptions(bootstrap_servers=["127.0.0.1:9092"]), PollOptions())
+    settings = load_settings(bootstrap_servers="127.0.0.1:9092")
+    conn = KafkaConnection(settings.kafka, settings.poll)
     conn.count_error("list_offsets", 2)
     conn.reset_counters()
     conn.count_error("list_offsets")
