@@ -13,6 +13,7 @@ from broker_lag_exporter.config.sections import KubeOptions, RiskOptions, Sectio
 from broker_lag_exporter.config.settings import ENV_PREFIX, ConfigError, Settings, load, sections_of
 from broker_lag_exporter.lint import run as lint
 from broker_lag_exporter.logs import configure
+from broker_lag_exporter.risk.checks import unknown_checks
 
 PROG = "broker-lag-exporter"
 EXIT_CONFIG = 2
@@ -84,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return lint.run(args.files, args.format, args.config, options, allow_empty=args.allow_empty)
     try:
         settings = load(Settings, None, config_file=args.config, **options)
-    except ConfigError as exc:
+        unknown_checks(settings.risk_disable_checks)
+    except (ConfigError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure(settings.log.log_format, settings.log.log_level)

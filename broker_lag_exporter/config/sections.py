@@ -293,6 +293,12 @@ class KubeOptions(Section):
 class RiskOptions(Section):
     """Thresholds of the risk checks and where the checks read consumer and broker settings."""
 
+    risk_disable_checks: Annotated[CsvList, Metavar("CHECK,...")] = Field(
+        default_factory=list,
+        description="Risk checks (names in `docs/risks.md`) not to evaluate: they export no series "
+        "and `lint` skips them. For checks that cannot apply to your platform, such as "
+        "`brokers_zone_concentration` in a single-zone cluster. An unknown name stops the start.",
+    )
     risk_min_brokers: int = Field(
         3, ge=1, description="`too_few_brokers` fires below this many live brokers."
     )

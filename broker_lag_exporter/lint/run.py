@@ -12,7 +12,7 @@ from broker_lag_exporter.lint.manifests import Inventory, Located, ManifestError
 from broker_lag_exporter.lint.report import LintFinding, render_json, render_text
 from broker_lag_exporter.model.broker_ids import recognise_broker
 from broker_lag_exporter.model.kube_parse import parse_selector_string
-from broker_lag_exporter.risk.checks import BY_NAME, Finding, merge
+from broker_lag_exporter.risk.checks import BY_NAME, Finding, merge, unknown_checks
 from broker_lag_exporter.risk.consumers import grace_finding, trigger_findings
 from broker_lag_exporter.risk.pods import broker_findings
 
@@ -26,6 +26,8 @@ def lint(inv: Inventory, kube: KubeOptions, risk: RiskOptions) -> list[LintFindi
         *_consumer_results(inv, kube, risk),
         *_keda_results(inv, risk),
     ]
+    off = frozenset(risk.risk_disable_checks)
+    located = [(path, f) for path, f in located if f.check not in off]
     paths = {f.subject: path for path, f in located}
     results = [
         LintFinding(
@@ -82,8 +84,9 @@ def run(
     """
     try:
         settings = load(LintSettings, None, config_file=config, **options)
+        unknown_checks(settings.risk_disable_checks)
         inv = inventory(load_documents(files))
-    except (ConfigError, ManifestError) as exc:
+    except (ConfigError, ManifestError, ValueError) as exc:
         print(f"broker-lag-exporter lint: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     results = lint(inv, settings.kube, settings.risk)

@@ -243,3 +243,13 @@ CHECKS: tuple[Check, ...] = (
     UNCLEAN_LEADER_ELECTION,
 )
 BY_NAME = {check.name: check for check in CHECKS}
+
+
+def unknown_checks(names: Iterable[str]) -> None:
+    """Raise ValueError naming every name that is no check of the catalogue (a typo disables nothing)."""
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise ValueError(
+            f"risk_disable_checks: unknown risk check {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(BY_NAME)}"
+        )

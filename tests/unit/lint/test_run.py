@@ -172,3 +172,12 @@ def test_file_with_nothing_checkable_is_named_among_others(capsys):
     code, out, _ = run(capsys, MANIFESTS / "safe.yaml", MANIFESTS / "nothing.yaml")
     assert code == 0
     assert f"nothing checked in {MANIFESTS / 'nothing.yaml'}" in out
+
+
+def test_disabled_checks_are_skipped(capsys):
+    _, found, report = firing(
+        capsys, MANIFESTS / "plain_statefulset.yaml", "--risk-disable-checks", "no_pdb,no_zone_spread"
+    )
+    checked = {r["check"] for r in report["findings"] + report["passed"]}
+    assert not checked & {"no_pdb", "no_zone_spread"}
+    assert ("StatefulSet streaming/kafka-broker", "log_dir_ephemeral") in found
