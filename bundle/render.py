@@ -1,13 +1,14 @@
 """Every generated file of the bundle, as path -> text."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bundle import config_doc, metrics_doc
-from bundle.alerts import RULES_FILE, load_groups
+from bundle import config_doc, metrics_doc, site
+from bundle.alerts import RULES_FILE, RULES_TESTS
 from bundle.dashboards import DASHBOARDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +17,9 @@ DEPLOY_DIR = ROOT / "deploy"
 BASE_DIR = DEPLOY_DIR / "base"
 RBAC = DEPLOY_DIR / "rbac.yaml"
 PROMETHEUS_RULE = BASE_DIR / "prometheusrule.yaml"
+KUSTOMIZATION = BASE_DIR / "kustomization.yaml"
+_RUNBOOK_URL = re.compile(r"^(\s*runbook_url: )\S+?(#[a-z0-9-]+)$", re.MULTILINE)
+_IMAGE = re.compile(r"^(  - name: broker-lag-exporter\n    newName: )\S+(\n    newTag: )\S+$", re.MULTILINE)
 
 
 class _BlockStyleDumper(yaml.SafeDumper):
@@ -47,7 +51,8 @@ def prometheus_rule() -> dict[str, Any]:
             "name": "broker-lag-exporter",
             "labels": {"app.kubernetes.io/name": "broker-lag-exporter"},
         },
-        "spec": {"groups": load_groups()},
+        # The rules as this run writes them (site.py's runbook base), not as they were on disk.
+        "spec": {"groups": yaml.safe_load(site_files()[RULES_FILE])["groups"]},
     }
 
 
@@ -67,6 +72,18 @@ def _generated_from(source: Path) -> str:
     return f"# Generated from {source.relative_to(ROOT)} by `python -m bundle`: edit that file.\n"
 
 
+def site_files() -> dict[Path, str]:
+    """Return the hand-written files with bundle/site.py's image and runbook base written in."""
+    files = {
+        path: _RUNBOOK_URL.sub(lambda m: f"{m[1]}{site.RUNBOOK_BASE}{m[2]}", path.read_text())
+        for path in (RULES_FILE, RULES_TESTS)
+    }
+    files[KUSTOMIZATION] = _IMAGE.sub(
+        lambda m: f"{m[1]}{site.image()}{m[2]}{site.IMAGE_TAG}", KUSTOMIZATION.read_text()
+    )
+    return files
+
+
 def doc_files() -> dict[Path, str]:
     """Return the references generated from the metric catalogue and the options sections."""
     return {
@@ -77,4 +94,4 @@ def doc_files() -> dict[Path, str]:
 
 def render() -> dict[Path, str]:
     """Return every generated file."""
-    return dashboard_files() | deploy_files() | doc_files()
+    return site_files() | dashboard_files() | deploy_files() | doc_files()
