@@ -12,7 +12,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from broker_lag_exporter.config.flags import ENV_PREFIX, add_options, given
+from broker_lag_exporter.config.flags import ENV_PREFIX, add_options, env_name, flag, given
 from broker_lag_exporter.config.sections import (
     ExportOptions,
     JvmOptions,
@@ -184,5 +184,8 @@ def format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "settings"
+        if len(err["loc"]) == 1 and isinstance(err["loc"][0], str):
+            # Name the option as the user may have typed it.
+            where += f" ({flag(where)}, {env_name(where)})"
         lines.append(f"  {where}: {err['msg']}")
     return f"{len(lines)} configuration problem(s):\n" + "\n".join(lines)

@@ -114,6 +114,8 @@ def test_flag_errors_name_the_flag(capsys):
     assert "--poll-interval-seconds" in capsys.readouterr().err
 
 
-def test_invalid_values_are_config_errors(capsys):
+def test_invalid_values_are_config_errors_naming_flag_and_variable(capsys):
     assert main(["once", "--bootstrap-servers", "no-port"]) == 2
-    assert "bootstrap_servers" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bootstrap_servers (--bootstrap-servers, BROKER_LAG_BOOTSTRAP_SERVERS): " in err
+    assert "expected HOST:PORT" in err
