@@ -23,6 +23,12 @@ SECTIONS: dict[str, list[type[Section]]] = {
     "once": [s for s in sections_of(Settings) if s is not WebOptions],
     "lint": [KubeOptions, RiskOptions],
 }
+# lint reads manifests, not the API: of the Kubernetes options only which pods are brokers matters.
+ONLY: dict[str, set[str] | None] = {
+    "serve": None,
+    "once": None,
+    "lint": {"kube_broker_selectors", "kube_broker_container", *RiskOptions.model_fields},
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get(f"{ENV_PREFIX}CONFIG"),
             help=f"YAML file of options, keys as the option names with _ [{ENV_PREFIX}CONFIG]",
         )
-        add_options(sub, SECTIONS[name])
+        add_options(sub, SECTIONS[name], ONLY[name])
     return parser
 
 

@@ -3,7 +3,7 @@
 import argparse
 import textwrap
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -35,12 +35,18 @@ class HelpFormatter(argparse.HelpFormatter):
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
 
 
-def add_options(parser: argparse.ArgumentParser, sections: Sequence[type[Section]]) -> None:
-    """Add one argument group per section and one flag per field; flags not given stay unset."""
+def add_options(
+    parser: argparse.ArgumentParser, sections: Sequence[type[Section]], only: Collection[str] | None = None
+) -> None:
+    """Add one argument group per section and one flag per field (or per field in `only`).
+
+    Flags not given stay unset, so the environment and the config file still apply.
+    """
     for section in sections:
         group = parser.add_argument_group(_title(section))
         for name, field in section.model_fields.items():
-            _add(group, name, field)
+            if only is None or name in only:
+                _add(group, name, field)
 
 
 def given(args: argparse.Namespace, sections: Sequence[type[Section]]) -> dict[str, Any]:

@@ -80,16 +80,12 @@ def test_once_has_no_http_server_options(capsys, monkeypatch):
     assert not flags(text) & option_names(WebOptions)
 
 
-def test_lint_shows_only_kube_and_risk_options(capsys, monkeypatch):
+def test_lint_shows_only_the_options_manifests_use(capsys, monkeypatch):
     text = help_text(capsys, monkeypatch, "lint")
-    expected = option_names(KubeOptions, RiskOptions) | {
-        "config",
-        "format",
-        "allow-empty",
-        "help",
-        "no-kube-keda",
-    }
-    assert flags(text) == expected
+    # Of the Kubernetes options, only which pods are brokers applies to manifests.
+    kube = {"kube-broker-selectors", "kube-broker-container"}
+    assert flags(text) == option_names(RiskOptions) | kube | {"config", "format", "allow-empty", "help"}
+    assert not flags(text) & (option_names(KubeOptions) - kube)
     assert "FILE" in text
     assert "3 when" in text  # the exit statuses are documented where the user looks
 
