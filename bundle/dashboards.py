@@ -725,6 +725,20 @@ def exporter_health() -> JSON:
             Query(sel("scrape_duration_seconds"), "{{instance}}"),
         ),
         timeseries(
+            "Exporter memory",
+            "Resident memory of the exporter process (prometheus_client's process collector). It "
+            "grows with partitions and groups, then stays flat: steady growth is a leak.",
+            "bytes",
+            Query(sel("process_resident_memory_bytes"), "{{instance}}"),
+        ),
+        timeseries(
+            "Exporter CPU",
+            "CPU seconds the exporter process uses per second (1 = one core), over the rate "
+            "interval: polls show as spikes every --poll-interval-seconds.",
+            "short",
+            Query(f"rate({sel('process_cpu_seconds_total')}[$__rate_interval])", "{{instance}}"),
+        ),
+        timeseries(
             "Cluster size seen",
             "Live brokers and partitions (after topic filters) in the exporter's latest metadata.",
             "short",

@@ -331,8 +331,18 @@ REMOVED = {
 }
 # prometheus_client's process, platform and GC collectors: their names and help are theirs.
 RUNTIME_PREFIXES = ("process_", "python_")
+# The runtime samples dashboards and alerts may use (all of Linux's process collector emits).
+RUNTIME_SAMPLES = frozenset(
+    {
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    }
+)
 
 
 def sample_names() -> frozenset[str]:
     """Return every sample name the exporter can emit, for dashboard and alert checks."""
-    return frozenset(spec.name for spec in METRICS)
+    return frozenset(spec.name for spec in METRICS) | RUNTIME_SAMPLES

@@ -387,3 +387,14 @@ def test_cluster_label_is_configurable() -> None:
     assert not re.search(rf"(?<!\w){DEFAULT_CLUSTER_LABEL}=~", text)
     with pytest.raises(ValueError, match="label name"):
         grafana.set_cluster_label("kafka-cluster")
+
+
+def test_exporter_health_shows_the_exporters_own_memory_and_cpu() -> None:
+    exprs = " ".join(t["expr"] for t in _targets_of(BOARDS["exporter-health.json"]))
+    assert "process_resident_memory_bytes{" in exprs
+    assert "rate(process_cpu_seconds_total{" in exprs
+
+
+def _targets_of(board: Json) -> Iterator[Json]:
+    for panel in _query_panels(board):
+        yield from panel["targets"]

@@ -12,7 +12,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter.app import build_registry
 from broker_lag_exporter.config.settings import load_settings
-from broker_lag_exporter.metrics.catalogue import BY_NAME, METRICS, REMOVED, RUNTIME_PREFIXES
+from broker_lag_exporter.metrics.catalogue import (
+    BY_NAME,
+    METRICS,
+    REMOVED,
+    RUNTIME_PREFIXES,
+    RUNTIME_SAMPLES,
+    sample_names,
+)
 from broker_lag_exporter.model.kafka import NO_LEADER, Broker, Group, KafkaSnapshot, Member, Partition
 from broker_lag_exporter.store import Store
 
@@ -155,6 +162,10 @@ def test_runtime_collectors_are_registered():
     assert reg.get_sample_value("process_cpu_seconds_total") is not None
     assert reg.get_sample_value("python_gc_objects_collected_total", {"generation": "0"}) is not None
     assert any(f.name == "python_info" for f in reg.collect())
+    # The runtime names dashboards may use are really emitted.
+    emitted = {s.name for f in reg.collect() for s in f.samples}
+    assert emitted >= RUNTIME_SAMPLES
+    assert sample_names() >= RUNTIME_SAMPLES
 
 
 def test_request_errors_are_a_counter_of_the_whole_run():
