@@ -26,8 +26,11 @@ ENV PATH=/opt/broker-lag-exporter/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     BROKER_LAG_LISTEN_HOST=0.0.0.0 \
     BROKER_LAG_LISTEN_PORT=9340
-# OCI annotations; registries and scanners read the license and version here.
-LABEL org.opencontainers.image.title="broker-lag-exporter" \
+# OCI annotations; registries and scanners read the license, version and source revision here
+# (`docker build --build-arg REVISION=$(git rev-parse HEAD) .`).
+ARG REVISION=unknown
+LABEL org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.title="broker-lag-exporter" \
       org.opencontainers.image.description="Kafka consumer lag, leadership and risk attributed to broker ids" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"

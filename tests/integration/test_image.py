@@ -150,6 +150,9 @@ def test_oci_labels_carry_the_license_and_version_pyproject_declares() -> None:
     assert labels["org.opencontainers.image.licenses"] == project["license"]
     assert labels["org.opencontainers.image.version"] == project["version"]
     assert labels["org.opencontainers.image.description"]
+    # The revision comes from the build (--build-arg REVISION=...), never a stale literal.
+    assert labels["org.opencontainers.image.revision"] == "${REVISION}"
+    assert "REVISION=unknown" in _final().args("ARG")
 
 
 # ---- the build, replayed
