@@ -10,6 +10,9 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
 from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import JvmOptions
@@ -80,6 +83,9 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
     pipeline = pipeline or build_pipeline(store, settings)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     return registry
 
 

@@ -8,12 +8,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from broker_lag_exporter import __version__, app
-from broker_lag_exporter.config.settings import ENV_PREFIX, ConfigError, Settings, load_settings
+from broker_lag_exporter.config.flags import HelpFormatter, add_options, given
+from broker_lag_exporter.config.sections import KubeOptions, RiskOptions, Section, WebOptions
+from broker_lag_exporter.config.settings import ENV_PREFIX, ConfigError, Settings, load, sections_of
 from broker_lag_exporter.lint import run as lint
 from broker_lag_exporter.logs import configure
+from broker_lag_exporter.risk.checks import unknown_checks
 
 PROG = "broker-lag-exporter"
 EXIT_CONFIG = 2
+# Each command shows only the options it reads: `once` serves no HTTP, `lint` reads manifests only.
+SECTIONS: dict[str, list[type[Section]]] = {
+    "serve": sections_of(Settings),
+    "once": [s for s in sections_of(Settings) if s is not WebOptions],
+    "lint": [KubeOptions, RiskOptions],
+}
+# lint reads manifests, not the API: of the Kubernetes options only which pods are brokers matters.
+ONLY: dict[str, set[str] | None] = {
+    "serve": None,
+    "once": None,
+    "lint": {"kube_broker_selectors", "kube_broker_container", *RiskOptions.model_fields},
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,40 +41,58 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, text in (
-        ("serve", "poll in the background and serve /metrics"),
-        ("once", "poll once and print the exposition on stdout"),
-    ):
-        sub = commands.add_parser(name, help=text, add_help=False)
+    texts = {
+        "serve": "poll in the background and serve /metrics",
+        "once": "poll once and print the exposition on stdout",
+        "lint": "run the Kubernetes risk checks over manifests",
+    }
+    for name, text in texts.items():
+        sub = commands.add_parser(
+            name,
+            help=text,
+            formatter_class=HelpFormatter,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=f"Flags beat {ENV_PREFIX}* variables, which beat the --config file.",
+        )
+        if name == "lint":
+            _lint_arguments(sub)
         sub.add_argument(
             "--config",
             type=Path,
+            metavar="PATH",
             default=os.environ.get(f"{ENV_PREFIX}CONFIG"),
-            help=f"YAML file of options (also {ENV_PREFIX}CONFIG)",
+            help=f"YAML file of options, keys as the option names with _ [{ENV_PREFIX}CONFIG]",
         )
-    checks = commands.add_parser(
-        "lint",
-        help="run the Kubernetes risk checks over manifests (exit 1 on findings, 2 on unreadable input)",
-        epilog="Risk settings (e.g. --risk-keda-lag-threshold-floor) apply as for serve.",
-    )
-    checks.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML manifests")
-    checks.add_argument("--format", choices=("text", "json"), default="text")
-    checks.add_argument("--config", type=Path, default=os.environ.get(f"{ENV_PREFIX}CONFIG"))
+        add_options(sub, SECTIONS[name], ONLY[name])
     return parser
 
 
-def _settings(command: str, config: Path | None, rest: Sequence[str]) -> Settings:
-    return load_settings(list(rest), config_file=config, _cli_prog_name=f"{PROG} {command}")
+def _lint_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.epilog = (
+        "Exit status: 0 clean, 1 findings, 2 unreadable input or settings, 3 when the files hold no "
+        "broker, consumer or ScaledObject to check (see --allow-empty). " + (sub.epilog or "")
+    )
+    sub.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML manifests")
+    sub.add_argument(
+        "--format", choices=("text", "json"), default="text", help="report format [default: text]"
+    )
+    sub.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 rather than 3 when the files hold no broker, consumer or ScaledObject to check",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
-    args, rest = _parser().parse_known_args(argv)
+    args = _parser().parse_args(argv)
+    options = given(args, SECTIONS[args.command])
     if args.command == "lint":
-        return lint.run(args.files, args.format, args.config, rest)
+        return lint.run(args.files, args.format, args.config, options, allow_empty=args.allow_empty)
     try:
-        settings = _settings(args.command, args.config, rest)
-    except ConfigError as exc:
+        settings = load(Settings, None, config_file=args.config, **options)
+        unknown_checks(settings.risk_disable_checks)
+    except (ConfigError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure(settings.log.log_format, settings.log.log_level)

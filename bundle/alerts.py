@@ -8,12 +8,14 @@ from typing import Any
 
 import yaml
 
+from bundle import site
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "alerts" / "broker-lag-exporter.rules.yml"
 RULES_TESTS = ROOT / "alerts" / "tests" / "broker-lag-exporter.test.yml"
 ALERTMANAGER_EXAMPLE = ROOT / "alerts" / "alertmanager.example.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
-RUNBOOK_BASE = "https://github.com/broker-lag-exporter/broker-lag-exporter/blob/main/docs/runbooks.md"
+RUNBOOK_BASE = site.RUNBOOK_BASE
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ its own options; each part of the exporter receives only its own area's options.
 
 Precedence, highest first: command-line flag, environment variable, `--config` YAML file
 (`{ENV_PREFIX}CONFIG` names it too), built-in default. Only `bootstrap_servers` is required.
-`broker-lag-exporter lint` takes the Kubernetes and risk options (and no Kafka address).
+`broker-lag-exporter lint` takes the risk options and, of the Kubernetes ones, `--kube-broker-selectors`
+and `--kube-broker-container` (and no Kafka address); `once` takes every option but the HTTP server's.
 """
 
 JVM_EXAMPLES = """Shared options that also bound this source: `--request-timeout-seconds` is the

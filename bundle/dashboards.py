@@ -4,29 +4,45 @@ from collections.abc import Sequence
 
 from bundle.grafana import (
     JSON,
-    SCOPE,
     Panel,
     Query,
+    by,
     dashboard,
     layout,
     query_variable,
+    scope,
     scope_variables,
     sel,
+    steps,
 )
 
 BROKER = 'broker_id=~"$broker_id"'
 GROUP = 'group=~"$group"'
-KEEP = "${datasource:queryparam}&${job:queryparam}&${instance:queryparam}&${__url_time_range}"
-TO_BROKER = {
-    "title": "Broker drill-down",
-    "url": f"/d/ble-broker/kafka-broker-drill-down?var-broker_id=${{__field.labels.broker_id}}&{KEEP}",
-}
-TO_GROUP = {
-    "title": "Consumer group",
-    "url": f"/d/ble-group/kafka-consumer-group?var-group=${{__field.labels.group}}&{KEEP}",
-}
-# 0/1 gauges shown as words.
-FINDING = {
+KEEP = (
+    "${datasource:queryparam}&${cluster:queryparam}&${job:queryparam}&${instance:queryparam}"
+    "&${__url_time_range}"
+)
+
+
+def _links(field: str) -> tuple[JSON, JSON]:
+    """Return the links to the broker and group dashboards, reading ids from `field`."""
+    return (
+        {
+            "title": "Broker drill-down",
+            "url": f"/d/ble-broker/kafka-broker-drill-down?var-broker_id=${{{field}broker_id}}&{KEEP}",
+        },
+        {
+            "title": "Consumer group",
+            "url": f"/d/ble-group/kafka-consumer-group?var-group=${{{field}group}}&{KEEP}",
+        },
+    )
+
+
+# Series carry labels; table-format frames carry none, only the row's fields.
+TO_BROKER, TO_GROUP = _links("__field.labels.")
+ROW_TO_BROKER, _ = _links("__data.fields.")
+# 0/1 gauges shown as words and colors.
+FINDING: JSON = {
     "mappings": [
         {
             "type": "value",
@@ -35,9 +51,11 @@ FINDING = {
                 "1": {"text": "finding", "color": "red", "index": 1},
             },
         }
-    ]
+    ],
+    "thresholds": steps("green", (1, "red")),
+    "color": {"mode": "thresholds"},
 }
-UP_DOWN = {
+UP_DOWN: JSON = {
     "mappings": [
         {
             "type": "value",
@@ -46,8 +64,39 @@ UP_DOWN = {
                 "1": {"text": "up", "color": "green", "index": 1},
             },
         }
-    ]
+    ],
+    # Below 1 (and no value at all) is red: a down exporter must not read as a green "0".
+    "thresholds": steps("red", (1, "green")),
+    "color": {"mode": "thresholds"},
 }
+# Off-heap over the container limit: the offheap_near_limit check's default is 0.7.
+NEAR_LIMIT: JSON = {
+    "thresholds": steps("green", (0.7, "orange"), (0.9, "red")),
+    "color": {"mode": "thresholds"},
+}
+BAD_ABOVE_ZERO: JSON = {"thresholds": steps("green", (1, "red")), "color": {"mode": "thresholds"}}
+RESTARTS: JSON = {"thresholds": steps("green", (1, "orange"), (3, "red")), "color": {"mode": "thresholds"}}
+
+
+def columns(**by_name: JSON) -> list[JSON]:
+    """Return field overrides by column name: {column: {property: value}}."""
+    return [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": key, "value": value} for key, value in props.items()],
+        }
+        for name, props in by_name.items()
+    ]
+
+
+def top(n: int, expr: str) -> str:
+    """Return the n series of `expr` highest over the time range, as a range query can show them.
+
+    `topk` alone ranks every step apart, so a range query draws many more than n series.
+    """
+    return f"{expr} and topk({n}, max_over_time({expr}[$__range] @ end()))"
+
+
 TIMESERIES_OPTIONS: JSON = {
     "legend": {
         "displayMode": "table",
@@ -69,13 +118,19 @@ HIDE_COLUMNS = {"Time": True, "__name__": True, "job": True}
 
 
 def timeseries(
-    title: str, description: str, unit: str, *queries: Query, width: int = 12, links: Sequence[JSON] = ()
+    title: str,
+    description: str,
+    unit: str,
+    *queries: Query,
+    width: int = 12,
+    links: Sequence[JSON] = (),
+    defaults: JSON | None = None,
 ) -> Panel:
     """Return a time series panel with a table legend sorted by value."""
-    defaults: JSON = {"custom": {"fillOpacity": 10, "showPoints": "never"}}
+    merged: JSON = {"custom": {"fillOpacity": 10, "showPoints": "never"}, **(defaults or {})}
     if links:
-        defaults["links"] = list(links)
-    return Panel("timeseries", title, description, unit, queries, width, 8, TIMESERIES_OPTIONS, defaults)
+        merged["links"] = list(links)
+    return Panel("timeseries", title, description, unit, queries, width, 8, TIMESERIES_OPTIONS, merged)
 
 
 def stat(
@@ -85,11 +140,14 @@ def stat(
     *queries: Query,
     width: int = 4,
     text_mode: str = "auto",
-    **defaults: object,
+    defaults: JSON | None = None,
+    overrides: Sequence[JSON] = (),
 ) -> Panel:
-    """Return a single-value panel of each query's last value."""
+    """Return a single-value panel of each query's last value; `defaults` go to fieldConfig.defaults."""
     options = STAT_OPTIONS | {"textMode": text_mode}
-    return Panel("stat", title, description, unit, queries, width, 4, options, dict(defaults))
+    return Panel(
+        "stat", title, description, unit, queries, width, 4, options, dict(defaults or {}), (), overrides
+    )
 
 
 def table(
@@ -100,15 +158,26 @@ def table(
     width: int = 24,
     rename: dict[str, str] | None = None,
     defaults: JSON | None = None,
+    overrides: Sequence[JSON] = (),
 ) -> Panel:
-    """Return a table of instant queries merged on their labels."""
+    """Return a table of instant queries merged on their labels; per-column settings go in `overrides`."""
     transformations: list[JSON] = [{"id": "merge", "options": {}}] if len(queries) > 1 else []
     transformations.append(
         {"id": "organize", "options": {"excludeByName": HIDE_COLUMNS, "renameByName": rename or {}}}
     )
     options: JSON = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"]}}
     return Panel(
-        "table", title, description, unit, queries, width, 8, options, defaults or {}, transformations
+        "table",
+        title,
+        description,
+        unit,
+        queries,
+        width,
+        8,
+        options,
+        defaults or {},
+        transformations,
+        overrides,
     )
 
 
@@ -121,7 +190,7 @@ def _risk_table(title: str, description: str, *matchers: str) -> Panel:
         Query(f"sort_desc({sel('kafka_cluster_risk')})", table=True),
         width=12,
         rename={"Value #A": "broker finding", "Value #B": "cluster finding"},
-        defaults=FINDING,
+        overrides=columns(**{"broker finding": FINDING, "cluster finding": FINDING}),
     )
 
 
@@ -135,7 +204,7 @@ def brokers_at_a_glance() -> JSON:
             "The broker leading the partitions with the most consumer lag (all groups). Lag is "
             "attributed to the leader because it serves the fetches: a slow broker shows here first.",
             "short",
-            Query(f"topk(1, {lag})", "broker {{broker_id}}"),
+            Query(f"topk(1, {lag})", "broker {{broker_id}}", instant=True),
             width=6,
             text_mode="value_and_name",
         ),
@@ -144,7 +213,7 @@ def brokers_at_a_glance() -> JSON:
             "Fraction of all consumer lag on partitions led by the broker above. Near 100% on a "
             "multi-broker cluster means a broker problem, not a consumer problem.",
             "percentunit",
-            Query(f"topk(1, {share})", "broker {{broker_id}}"),
+            Query(f"topk(1, {share})", "broker {{broker_id}}", instant=True),
             width=5,
         ),
         stat(
@@ -161,6 +230,12 @@ def brokers_at_a_glance() -> JSON:
             Query(f"sum({sel('kafka_broker_up')})", "up"),
             Query(f"sum(1 - {sel('kafka_broker_up')})", "down"),
             width=5,
+            overrides=[
+                {
+                    "matcher": {"id": "byFrameRefID", "options": "B"},
+                    "properties": [{"id": k, "value": v} for k, v in BAD_ABOVE_ZERO.items()],
+                }
+            ],
         ),
         stat(
             "Risk findings",
@@ -168,13 +243,14 @@ def brokers_at_a_glance() -> JSON:
             "none",
             Query(f"sum({sel('kafka_broker_risk')}) + sum({sel('kafka_cluster_risk')})"),
             width=4,
+            defaults=BAD_ABOVE_ZERO,
         ),
         timeseries(
             "Consumer lag per broker",
             "Lag in messages of all groups on the partitions each broker leads. Click a series to "
             "open the broker drill-down.",
             "short",
-            Query(f"sum by (broker_id) ({lag})", "broker {{broker_id}}"),
+            Query(f"sum {by('broker_id')} ({lag})", "broker {{broker_id}}"),
             links=[TO_BROKER],
         ),
         timeseries(
@@ -182,7 +258,7 @@ def brokers_at_a_glance() -> JSON:
             "Per-second change of each broker's lag (deriv over the rate interval, in messages per "
             "second): above zero the consumers fall further behind on that broker.",
             "short",
-            Query(f"sum by (broker_id) (deriv({lag}[$__rate_interval]))", "broker {{broker_id}}"),
+            Query(f"sum {by('broker_id')} (deriv({lag}[$__rate_interval]))", "broker {{broker_id}}"),
         ),
         table(
             "Brokers",
@@ -206,7 +282,8 @@ def brokers_at_a_glance() -> JSON:
                 "Value #F": "under-replicated",
                 "Value #G": "offline",
             },
-            defaults={"links": [TO_BROKER]},
+            defaults={"links": [ROW_TO_BROKER]},
+            overrides=columns(up=UP_DOWN, **{"leader share": {"unit": "percentunit"}}),
         ),
         timeseries(
             "Leader share per broker",
@@ -242,6 +319,7 @@ def brokers_at_a_glance() -> JSON:
             "fires above --risk-offheap-limit-ratio.",
             "percentunit",
             Query(sel("kafka_broker_offheap_limit_ratio"), "broker {{broker_id}}"),
+            defaults=NEAR_LIMIT,
         ),
         timeseries(
             "Under-replicated and offline partitions",
@@ -277,7 +355,7 @@ def broker_drill_down() -> JSON:
     """Return one broker's lag, leadership and findings."""
     broker_variable = query_variable(
         "broker_id",
-        f"label_values(kafka_broker_up{{{SCOPE}}}, broker_id)",
+        f"label_values(kafka_broker_up{{{scope()}}}, broker_id)",
         label="Broker",
         multi=False,
     )
@@ -334,7 +412,7 @@ def broker_drill_down() -> JSON:
             "The ten groups with the most lag on partitions this broker leads. One group alone "
             "points at its consumers; many groups together point at the broker.",
             "short",
-            Query(f"topk(10, {b('kafka_broker_group_lag_messages')})", "{{group}}"),
+            Query(top(10, b("kafka_broker_group_lag_messages")), "{{group}}"),
             links=[TO_GROUP],
         ),
         timeseries(
@@ -365,6 +443,7 @@ def broker_drill_down() -> JSON:
             "Container restarts of the broker's pod within the exporter's recent-restart window.",
             "short",
             Query(b("kafka_broker_pod_recent_restarts")),
+            defaults=RESTARTS,
         ),
         stat(
             "Off-heap",
@@ -377,6 +456,7 @@ def broker_drill_down() -> JSON:
             "Off-heap memory over the container memory limit; empty when the container has no limit.",
             "percentunit",
             Query(b("kafka_broker_offheap_limit_ratio")),
+            defaults=NEAR_LIMIT,
         ),
         stat(
             "Memory limit",
@@ -406,7 +486,7 @@ def broker_drill_down() -> JSON:
             "recent-restart window.",
             "short",
             Query(
-                f"sum by (pod) (increase({b('kafka_broker_pod_restarts_total')}[$__rate_interval]))",
+                f"sum {by('pod')} (increase({b('kafka_broker_pod_restarts_total')}[$__rate_interval]))",
                 "{{pod}}",
             ),
             Query(b("kafka_broker_pod_recent_restarts"), "recent window"),
@@ -424,7 +504,7 @@ def broker_drill_down() -> JSON:
             "Broker address",
             "Host, port and rack the broker registers in cluster metadata.",
             "none",
-            Query(b("kafka_broker_info"), table=True),
+            Query(b("kafka_broker_metadata_info"), table=True),
             width=12,
         ),
         _risk_table(
@@ -446,7 +526,7 @@ def broker_drill_down() -> JSON:
 def consumer_group() -> JSON:
     """Return a consumer group's lag and the brokers it lags on."""
     group_variable = query_variable(
-        "group", f"label_values(kafka_group_lag_messages{{{SCOPE}}}, group)", label="Consumer group"
+        "group", f"label_values(kafka_group_lag_messages{{{scope()}}}, group)", label="Consumer group"
     )
 
     def g(metric: str) -> str:
@@ -478,7 +558,7 @@ def consumer_group() -> JSON:
             "Brokers lagged on",
             "Brokers leading at least one partition where the selected groups lag.",
             "short",
-            Query(f"count(sum by (broker_id) ({g('kafka_broker_group_lag_messages')}) > 0) or vector(0)"),
+            Query(f"count(sum {by('broker_id')} ({g('kafka_broker_group_lag_messages')}) > 0) or vector(0)"),
             width=8,
         ),
         timeseries(
@@ -486,7 +566,7 @@ def consumer_group() -> JSON:
             "The selected groups' lag on the partitions each broker leads: the brokers this group "
             "lags on. Click a series to open the broker drill-down.",
             "short",
-            Query(f"sum by (broker_id) ({g('kafka_broker_group_lag_messages')})", "broker {{broker_id}}"),
+            Query(f"sum {by('broker_id')} ({g('kafka_broker_group_lag_messages')})", "broker {{broker_id}}"),
             links=[TO_BROKER],
         ),
         timeseries(
@@ -502,7 +582,7 @@ def consumer_group() -> JSON:
             "short",
             [
                 Query(
-                    f"sort_desc(sum by (broker_id) ({g('kafka_broker_group_lag_messages')}))",
+                    f"sort_desc(sum {by('broker_id')} ({g('kafka_broker_group_lag_messages')}))",
                     "broker {{broker_id}}",
                 )
             ],
@@ -529,7 +609,7 @@ def consumer_group() -> JSON:
             "exporter's --granularity partition; empty otherwise.",
             "short",
             Query(
-                f"topk(20, {g('kafka_partition_lag_messages')})",
+                top(20, g("kafka_partition_lag_messages")),
                 "{{group}} {{topic}}/{{partition}} (broker {{broker_id}})",
             ),
         ),
@@ -542,14 +622,14 @@ def consumer_group() -> JSON:
             Query(f"sort_desc({g('kafka_group_risk')})", table=True),
             width=12,
             rename={"Value": "finding"},
-            defaults=FINDING,
+            overrides=columns(finding=FINDING),
         ),
         timeseries(
             "Groups with the most lag",
             "The ten groups with the most lag in the cluster, whatever the group selection. Click "
             "a series to open that group.",
             "short",
-            Query(f"topk(10, {sel('kafka_group_lag_messages')})", "{{group}}"),
+            Query(top(10, sel("kafka_group_lag_messages")), "{{group}}"),
             links=[TO_GROUP],
         ),
     ]
@@ -580,6 +660,10 @@ def exporter_health() -> JSON:
             "percentunit",
             Query(f"avg({sel('broker_lag_exporter_source_up')})"),
             width=6,
+            defaults={
+                "thresholds": steps("red", (0.5, "orange"), (1, "green")),
+                "color": {"mode": "thresholds"},
+            },
         ),
         table(
             "Version",
@@ -622,13 +706,15 @@ def exporter_health() -> JSON:
         timeseries(
             "Kafka requests per poll",
             "Requests the last Kafka poll sent (batched per broker, so it grows with brokers and "
-            "groups, not partitions), and the failed ones (partial data is still served).",
+            "groups, not partitions), and failed requests per minute over every poll (partial data "
+            "is still served).",
             "short",
             Query(requests, "requests {{instance}}"),
             Query(
-                f"sum by (job, instance) ({sel('broker_lag_exporter_kafka_request_errors')})"
+                "60 * sum by (job, instance) "
+                f"(rate({sel('broker_lag_exporter_kafka_request_errors_total')}[$__rate_interval]))"
                 f" or sum by (job, instance) (0 * {requests})",
-                "failed {{instance}}",
+                "failed per minute {{instance}}",
             ),
         ),
         timeseries(
@@ -637,6 +723,20 @@ def exporter_health() -> JSON:
             "so this stays in milliseconds however slow Kafka is.",
             "s",
             Query(sel("scrape_duration_seconds"), "{{instance}}"),
+        ),
+        timeseries(
+            "Exporter memory",
+            "Resident memory of the exporter process (prometheus_client's process collector). It "
+            "grows with partitions and groups, then stays flat: steady growth is a leak.",
+            "bytes",
+            Query(sel("process_resident_memory_bytes"), "{{instance}}"),
+        ),
+        timeseries(
+            "Exporter CPU",
+            "CPU seconds the exporter process uses per second (1 = one core), over the rate "
+            "interval: polls show as spikes every --poll-interval-seconds.",
+            "short",
+            Query(f"rate({sel('process_cpu_seconds_total')}[$__rate_interval])", "{{instance}}"),
         ),
         timeseries(
             "Cluster size seen",
@@ -662,7 +762,7 @@ def exporter_health() -> JSON:
             "Failed reads of the brokers' JVM metrics pages per second, by reason.",
             "short",
             Query(
-                f"sum by (broker_id, reason) (rate({sel('broker_lag_exporter_jvm_scrape_errors_total')}"
+                f"sum {by('broker_id', 'reason')} (rate({sel('broker_lag_exporter_jvm_scrape_errors_total')}"
                 "[$__rate_interval]))",
                 "broker {{broker_id}}: {{reason}}",
             ),

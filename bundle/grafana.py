@@ -1,33 +1,76 @@
 """Small builders for Grafana dashboard JSON: panels, targets, variables and layout.
 
-Every panel uses the `$datasource` variable, carries a description and a unit, and every
-selector is scoped by `$job` and `$instance`: the rules of grafana/dashboard-linter, which
-tests/unit/test_dashboards.py re-implements.
+Every panel uses the `$datasource` variable, carries a description, a unit and thresholds
+(Grafana's implicit ones paint any value above 80 red), and every selector is scoped by
+`$cluster`, `$job` and `$instance`: the rules of grafana/dashboard-linter, which
+tests/unit/bundle/test_dashboards.py re-implements, plus our own.
+
+The cluster variable reads a target label (`cluster` unless `python -m bundle --cluster-label
+NAME` says otherwise, as monitoring mixins take `clusterLabel`): aggregations keep it, so
+broker 0 of two clusters never adds up into one series.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 JSON = dict[str, Any]
 DATASOURCE: JSON = {"type": "prometheus", "uid": "${datasource}"}
-SCOPE = 'job=~"$job", instance=~"$instance"'
 TAG = "broker-lag-exporter"
 GRID_WIDTH = 24
+DEFAULT_CLUSTER_LABEL = "cluster"
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_cluster_label = [DEFAULT_CLUSTER_LABEL]
+
+
+def set_cluster_label(name: str) -> None:
+    """Use another target label for the cluster variable (before building dashboards)."""
+    if not _LABEL.fullmatch(name):
+        raise ValueError(f"not a Prometheus label name: {name!r}")
+    _cluster_label[0] = name
+
+
+def cluster_label() -> str:
+    """Return the target label that tells clusters apart."""
+    return _cluster_label[0]
+
+
+def scope() -> str:
+    """Return the matchers of the cluster, job and instance variables."""
+    return f'{cluster_label()}=~"$cluster", job=~"$job", instance=~"$instance"'
 
 
 def sel(metric: str, *matchers: str) -> str:
-    """Return a selector scoped by the job and instance variables (plus extra matchers)."""
-    return f"{metric}{{{', '.join((SCOPE, *matchers))}}}"
+    """Return a selector scoped by the cluster, job and instance variables (plus extra matchers)."""
+    return f"{metric}{{{', '.join((scope(), *matchers))}}}"
+
+
+def by(*labels: str) -> str:
+    """Return `by (CLUSTER, labels...)`: per-broker sums stay per cluster."""
+    return f"by ({', '.join((cluster_label(), *labels))})"
+
+
+def steps(base: str, *levels: tuple[float, str]) -> JSON:
+    """Return absolute thresholds: `base` color below the first level, then each level's color."""
+    return {
+        "mode": "absolute",
+        "steps": [{"color": base, "value": None}, *({"color": c, "value": v} for v, c in levels)],
+    }
+
+
+# Plain counts and sizes: no color judgement (Grafana's default would turn 80 and above red).
+NEUTRAL = steps("text")
 
 
 @dataclass(frozen=True)
 class Query:
-    """One target: an expression, its legend and whether it is an instant table query."""
+    """One target: an expression, its legend, and whether it is instant (tables always are)."""
 
     expr: str
     legend: str = ""
     table: bool = False
+    instant: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,12 +87,15 @@ class Panel:
     options: JSON = field(default_factory=dict)
     defaults: JSON = field(default_factory=dict)
     transformations: Sequence[JSON] = ()
+    overrides: Sequence[JSON] = ()
 
 
 def _target(query: Query, ref: str) -> JSON:
     target: JSON = {"refId": ref, "datasource": DATASOURCE, "expr": query.expr}
     if query.table:
         target |= {"instant": True, "range": False, "format": "table"}
+    elif query.instant:
+        target |= {"instant": True, "range": False, "format": "time_series"}
     else:
         target |= {"instant": False, "range": True, "format": "time_series"}
     if query.legend:
@@ -65,7 +111,10 @@ def _render(panel: Panel, panel_id: int, x: int, y: int) -> JSON:
         "description": panel.description,
         "datasource": DATASOURCE,
         "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
-        "fieldConfig": {"defaults": {"unit": panel.unit, **panel.defaults}, "overrides": []},
+        "fieldConfig": {
+            "defaults": {"unit": panel.unit, "thresholds": NEUTRAL, **panel.defaults},
+            "overrides": list(panel.overrides),
+        },
         "options": panel.options,
         "targets": [_target(q, chr(ord("A") + i)) for i, q in enumerate(panel.queries)],
         "transformations": list(panel.transformations),
@@ -100,7 +149,9 @@ def datasource_variable() -> JSON:
     }
 
 
-def query_variable(name: str, query: str, *, label: str | None = None, multi: bool = True) -> JSON:
+def query_variable(
+    name: str, query: str, *, label: str | None = None, multi: bool = True, all_value: str = ".+"
+) -> JSON:
     """Return a label_values() variable refreshed on time range change."""
     variable: JSON = {
         "name": name,
@@ -119,16 +170,22 @@ def query_variable(name: str, query: str, *, label: str | None = None, multi: bo
         "current": {},
     }
     if multi:
-        variable |= {"allValue": ".+", "current": {"text": ["All"], "value": ["$__all"]}}
+        variable |= {"allValue": all_value, "current": {"text": ["All"], "value": ["$__all"]}}
     return variable
 
 
 def scope_variables() -> list[JSON]:
-    """Return the data source, job and instance variables every dashboard starts with."""
+    """Return the data source, cluster, job and instance variables every dashboard starts with."""
+    label = cluster_label()
     return [
         datasource_variable(),
-        query_variable("job", "label_values(broker_lag_exporter_build_info, job)"),
-        query_variable("instance", 'label_values(broker_lag_exporter_build_info{job=~"$job"}, instance)'),
+        # ".*" rather than ".+": with no such target label, "All" still matches every series.
+        query_variable("cluster", f"label_values(broker_lag_exporter_build_info, {label})", all_value=".*"),
+        query_variable("job", f'label_values(broker_lag_exporter_build_info{{{label}=~"$cluster"}}, job)'),
+        query_variable(
+            "instance",
+            f'label_values(broker_lag_exporter_build_info{{{label}=~"$cluster", job=~"$job"}}, instance)',
+        ),
     ]
 
 

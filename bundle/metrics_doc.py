@@ -1,6 +1,6 @@
 """docs/metrics.md, generated from the metric catalogue."""
 
-from broker_lag_exporter.metrics.catalogue import METRICS, MetricSpec
+from broker_lag_exporter.metrics.catalogue import METRICS, REMOVED, MetricSpec
 
 SOURCES = {
     "kafka": "Kafka (metadata, ListOffsets, consumer groups)",
@@ -48,7 +48,18 @@ Kafka, Kubernetes and JVM families are collected in the background and served fr
 snapshot: `broker_lag_exporter_source_last_success_timestamp_seconds{source}` tells their age, and a
 source whose data is older than `--max-data-age-seconds` stops exporting it. Target labels such as
 `cluster` or `env` are yours to add in the scrape configuration.
+
+The exporter's own process is described by prometheus_client's standard collectors: `process_*`
+(CPU, resident memory, open file descriptors, start time), `python_gc_*` and `python_info`; their
+names and help text are the library's.
 """
+REMOVED_HEADER = """
+## Removed names
+
+No longer exported; queries and recording rules using them must move to the replacement.
+
+| removed | use instead | why |
+|---|---|---|"""
 
 
 def _row(spec: MetricSpec) -> str:
@@ -67,4 +78,6 @@ def render() -> str:
         parts.extend(_row(s) for s in specs)
         if source in NOTES:
             parts.append(NOTES[source])
+    parts.append(REMOVED_HEADER)
+    parts.extend(f"| `{old}` | `{new}` | {why} |" for old, (new, why) in REMOVED.items())
     return "\n".join(parts) + "\n"

@@ -1,13 +1,14 @@
 """Every generated file of the bundle, as path -> text."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bundle import config_doc, metrics_doc, policies
-from bundle.alerts import RULES_FILE, load_groups
+from bundle import config_doc, metrics_doc, policies, site
+from bundle.alerts import RULES_FILE, RULES_TESTS, load_groups
 from bundle.dashboards import DASHBOARDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,11 @@ BASE_DIR = DEPLOY_DIR / "base"
 RBAC = DEPLOY_DIR / "rbac.yaml"
 PROMETHEUS_RULE = BASE_DIR / "prometheusrule.yaml"
 CHART_DIR = DEPLOY_DIR / "helm" / "broker-lag-exporter"
+KUSTOMIZATION = BASE_DIR / "kustomization.yaml"
+_RUNBOOK_URL = re.compile(r"^(\s*runbook_url: )\S+?(#[a-z0-9-]+)$", re.MULTILINE)
+# The image block's fields of the chart's values.yaml (two-space indented under `image:`).
+_CHART_IMAGE = re.compile(r"^(  (registry|repository|tag): ).*$", re.MULTILINE)
+_IMAGE = re.compile(r"^(  - name: broker-lag-exporter\n    newName: )\S+(\n    newTag: )\S+$", re.MULTILINE)
 
 
 class _BlockStyleDumper(yaml.SafeDumper):
@@ -48,7 +54,8 @@ def prometheus_rule() -> dict[str, Any]:
             "name": "broker-lag-exporter",
             "labels": {"app.kubernetes.io/name": "broker-lag-exporter"},
         },
-        "spec": {"groups": load_groups()},
+        # The rules as this run writes them (site.py's runbook base), not as they were on disk.
+        "spec": {"groups": yaml.safe_load(site_files()[RULES_FILE])["groups"]},
     }
 
 
@@ -80,6 +87,21 @@ def _generated_from(source: Path) -> str:
     return f"# Generated from {source.relative_to(ROOT)} by `python -m bundle`: edit that file.\n"
 
 
+def site_files() -> dict[Path, str]:
+    """Return the hand-written files with bundle/site.py's image and runbook base written in."""
+    files = {
+        path: _RUNBOOK_URL.sub(lambda m: f"{m[1]}{site.RUNBOOK_BASE}{m[2]}", path.read_text())
+        for path in (RULES_FILE, RULES_TESTS)
+    }
+    files[KUSTOMIZATION] = _IMAGE.sub(
+        lambda m: f"{m[1]}{site.image()}{m[2]}{site.IMAGE_TAG}", KUSTOMIZATION.read_text()
+    )
+    values = CHART_DIR / "values.yaml"
+    image = {"registry": site.IMAGE_REGISTRY, "repository": site.IMAGE_REPOSITORY, "tag": site.IMAGE_TAG}
+    files[values] = _CHART_IMAGE.sub(lambda m: f'{m[1]}"{image[m[2]]}"', values.read_text())
+    return files
+
+
 def doc_files() -> dict[Path, str]:
     """Return the references generated from the metric catalogue and the options sections."""
     return {
@@ -95,4 +117,4 @@ def policy_files() -> dict[Path, str]:
 
 def render() -> dict[Path, str]:
     """Return every generated file."""
-    return dashboard_files() | deploy_files() | chart_files() | doc_files() | policy_files()
+    return site_files() | dashboard_files() | deploy_files() | chart_files() | doc_files() | policy_files()

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +62,22 @@ class Prometheus(Service):
         interval: str = "1s",
         timeout: float = 30.0,
         port: int | None = None,
+        target_labels: Mapping[str, str] | None = None,
     ) -> Prometheus:
-        """Write a config, start Prometheus on `port` (default: a free one) and wait until it is ready."""
+        """Write a config, start Prometheus on `port` (default: a free one) and wait until it is ready.
+
+        `target_labels` are added to every scraped series, as a `cluster` label usually is.
+        """
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in rule_files],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
+            "scrape_configs": [
+                {
+                    "job_name": job,
+                    "static_configs": [{"targets": list(targets), "labels": dict(target_labels or {})}],
+                }
+            ],
         }
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))

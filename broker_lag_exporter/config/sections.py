@@ -6,7 +6,7 @@ Descriptions are the help text of `--help` and of docs/configuration.md.
 """
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -14,6 +14,7 @@ from broker_lag_exporter.config.values import (
     CsvList,
     IdRule,
     JvmEndpoints,
+    Metavar,
     Regex,
     RegexList,
     Seconds,
@@ -52,7 +53,7 @@ class KafkaOptions(Section):
     bootstrap_servers: Servers = Field(
         description="`HOST:PORT[,HOST:PORT...]` of any brokers of the cluster."
     )
-    client_id: str = Field(
+    client_id: Annotated[str, Metavar("ID")] = Field(
         "broker-lag-exporter", description="Kafka client id (quotas, broker request logs)."
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -63,7 +64,7 @@ class KafkaOptions(Section):
         description="`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`; SASL needs mechanism, username "
         "and password.",
     )
-    sasl_username: str | None = Field(None, description="SASL user.")
+    sasl_username: Annotated[str, Metavar("USER")] | None = Field(None, description="SASL user.")
     sasl_password: SecretStr | None = Field(
         None, description="SASL password; never logged nor exported. Prefer the environment variable."
     )
@@ -75,7 +76,7 @@ class KafkaOptions(Section):
         description="A broker missing from metadata is exported with `kafka_broker_up 0` while "
         "replica lists name it or until this long after it was last seen.",
     )
-    list_offsets_batch: int = Field(
+    list_offsets_batch: Annotated[int, Metavar("PARTITIONS")] = Field(
         5000,
         ge=1,
         description="Partitions per ListOffsets request; one request per leader broker unless it leads more.",
@@ -86,7 +87,7 @@ class KafkaOptions(Section):
         "topic's configs are re-read this often; a topic new since the last read is read on the "
         "next poll.",
     )
-    describe_configs_batch: int = Field(
+    describe_configs_batch: Annotated[int, Metavar("TOPICS")] = Field(
         1000,
         ge=1,
         description="Topics per DescribeConfigs request (only `min.insync.replicas` and "
@@ -176,8 +177,8 @@ class ExportOptions(Section):
 class WebOptions(Section):
     """The HTTP server of /metrics, the probes, the status page and /api/brokers."""
 
-    listen_host: str = Field("0.0.0.0", description="Address to bind.")  # noqa: S104
-    listen_port: int = Field(
+    listen_host: Annotated[str, Metavar("HOST")] = Field("0.0.0.0", description="Address to bind.")  # noqa: S104
+    listen_port: Annotated[int, Metavar("PORT")] = Field(
         9340,
         ge=1,
         le=65535,
@@ -185,7 +186,7 @@ class WebOptions(Section):
     )
     web_tls_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate.")
     web_tls_keyfile: Path | None = Field(None, description="Key of `--web-tls-certfile`.")
-    web_basic_auth_username: str | None = Field(
+    web_basic_auth_username: Annotated[str, Metavar("USER")] | None = Field(
         None,
         description="Require HTTP basic auth with this user on `/metrics`, the status page and "
         "`/api/brokers` (probes stay open).",
@@ -223,7 +224,7 @@ class JvmOptions(Section):
         description="Static `ID=URL[,ID=URL...]` (a mapping in YAML); wins over the template for "
         "those ids and adds ids the template cannot reach.",
     )
-    jvm_max_page_bytes: int = Field(
+    jvm_max_page_bytes: Annotated[int, Metavar("BYTES")] = Field(
         4 * 1024 * 1024,
         ge=1024,
         description="A page larger than this (declared or read) is not read further and counts as "
@@ -248,8 +249,10 @@ class KubeOptions(Section):
         None,
         description="kubeconfig file; unset: in-cluster credentials, else `$KUBECONFIG` or `~/.kube/config`.",
     )
-    kube_context: str | None = Field(None, description="kubeconfig context (unset: the current one).")
-    kube_namespaces: CsvList = Field(
+    kube_context: Annotated[str, Metavar("CONTEXT")] | None = Field(
+        None, description="kubeconfig context (unset: the current one)."
+    )
+    kube_namespaces: Annotated[CsvList, Metavar("NS,...")] = Field(
         default_factory=list,
         description="`NS[,NS...]` to watch pods, PodDisruptionBudgets and ScaledObjects in (empty: "
         "all). Consumers are found by pod IP only in these namespaces.",
@@ -264,7 +267,7 @@ class KubeOptions(Section):
         description="How a broker pod names its broker id: `auto`, `ordinal`, `ordinal+N`, "
         "`ordinal-N`, `strimzi`, `label:KEY` or `annotation:KEY`.",
     )
-    kube_broker_container: str = Field(
+    kube_broker_container: Annotated[str, Metavar("NAME")] = Field(
         "kafka",
         description="The broker container (memory limit, env, mounts); a pod without one uses its "
         "first container.",
@@ -272,7 +275,7 @@ class KubeOptions(Section):
     kube_recent_restart_window_seconds: Seconds = Field(
         600.0, description="Window of `kafka_broker_pod_recent_restarts`."
     )
-    kube_watch_timeout_seconds: int = Field(
+    kube_watch_timeout_seconds: Annotated[int, Metavar("SECONDS")] = Field(
         300,
         ge=10,
         le=3600,
@@ -290,34 +293,40 @@ class KubeOptions(Section):
 class RiskOptions(Section):
     """Thresholds of the risk checks and where the checks read consumer and broker settings."""
 
+    risk_disable_checks: Annotated[CsvList, Metavar("CHECK,...")] = Field(
+        default_factory=list,
+        description="Risk checks (names in `docs/risks.md`) not to evaluate: they export no series "
+        "and `lint` skips them. For checks that cannot apply to your platform, such as "
+        "`brokers_zone_concentration` in a single-zone cluster. An unknown name stops the start.",
+    )
     risk_min_brokers: int = Field(
         3, ge=1, description="`too_few_brokers` fires below this many live brokers."
     )
-    risk_leader_share_factor: float = Field(
+    risk_leader_share_factor: Annotated[float, Metavar("FACTOR")] = Field(
         1.5,
         gt=1,
         description="`leader_concentration` fires for a broker leading more than its fair share times this.",
     )
-    risk_offheap_limit_ratio: float = Field(
+    risk_offheap_limit_ratio: Annotated[float, Metavar("RATIO")] = Field(
         0.7,
         gt=0,
         le=1,
         description="`offheap_near_limit` fires above this off-heap / container memory limit ratio "
         "(0 < x <= 1).",
     )
-    risk_offheap_markers: CsvList = Field(
+    risk_offheap_markers: Annotated[CsvList, Metavar("OPTION,...")] = Field(
         default_factory=lambda: ["-XX:MaxDirectMemorySize", "-Dio.netty.maxDirectMemory"],
         description="`offheap_enabled`: JVM options (starting with `-`) looked for in the broker's "
         "env values, command and args; other entries are env var names that enable off-heap when "
         "set to a true value.",
     )
-    risk_grace_margin_seconds: float = Field(
+    risk_grace_margin_seconds: Annotated[float, Metavar("SECONDS")] = Field(
         5.0,
         ge=0,
         description="`session_timeout_exceeds_grace`: the grace period must exceed the session "
         "timeout by this.",
     )
-    risk_keda_lag_threshold_floor: float = Field(
+    risk_keda_lag_threshold_floor: Annotated[float, Metavar("MESSAGES")] = Field(
         100.0,
         ge=0,
         description="`keda_lag_threshold_low`: a Kafka trigger's `lagThreshold` below this.",
@@ -332,16 +341,16 @@ class RiskOptions(Section):
         description="Regexes of kubelet versions to flag (`kubelet_version_denied`); ships empty: "
         "fill it from your own incident history.",
     )
-    kube_log_dir_env: CsvList = Field(
+    kube_log_dir_env: Annotated[CsvList, Metavar("VAR,...")] = Field(
         default_factory=lambda: ["KAFKA_LOG_DIRS", "KAFKA_CFG_LOG_DIRS"],
         description="Broker env vars holding `log.dirs` (apache/kafka, Bitnami).",
     )
-    kube_log_dir_paths: CsvList = Field(
-        default_factory=lambda: ["/var/lib/kafka", "/bitnami/kafka", "/opt/kafka/data"],
+    kube_log_dir_paths: Annotated[CsvList, Metavar("PATH,...")] = Field(
+        default_factory=lambda: ["/var/lib/kafka", "/bitnami/kafka", "/opt/kafka/data", "/mnt/data"],
         description="Without such a variable, mounts under these paths are the log dirs (Strimzi "
-        "mounts `/var/lib/kafka/data[-N]`).",
+        "mounts `/var/lib/kafka/data[-N]`, Confluent for Kubernetes `/mnt/data/data0`).",
     )
-    kube_session_timeout_env: CsvList = Field(
+    kube_session_timeout_env: Annotated[CsvList, Metavar("VAR,...")] = Field(
         default_factory=lambda: [
             "KAFKA_SESSION_TIMEOUT_MS",
             "SESSION_TIMEOUT_MS",
@@ -350,11 +359,11 @@ class RiskOptions(Section):
         ],
         description="Consumer env vars holding `session.timeout.ms`.",
     )
-    kube_session_timeout_annotation: str = Field(
+    kube_session_timeout_annotation: Annotated[str, Metavar("KEY")] = Field(
         "broker-lag-exporter.io/session-timeout-ms",
         description="Pod annotation holding `session.timeout.ms`; wins over the env vars.",
     )
-    kube_critical_annotation: str = Field(
+    kube_critical_annotation: Annotated[str, Metavar("KEY")] = Field(
         "broker-lag-exporter.io/critical",
         description='`"true"` on a ScaledObject marks its consumer groups critical.',
     )

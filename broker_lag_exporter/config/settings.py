@@ -1,5 +1,6 @@
 """Settings: the sections composed into one frozen object, read from flags, environment and YAML."""
 
+import argparse
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -11,6 +12,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from broker_lag_exporter.config.flags import ENV_PREFIX, add_options, env_name, flag, given
 from broker_lag_exporter.config.sections import (
     ExportOptions,
     JvmOptions,
@@ -23,7 +25,7 @@ from broker_lag_exporter.config.sections import (
     WebOptions,
 )
 
-ENV_PREFIX = "BROKER_LAG_"
+__all__ = ["ENV_PREFIX", "ConfigError", "LintSettings", "Settings", "load", "load_settings", "sections_of"]
 S = TypeVar("S", bound=Section)
 L = TypeVar("L", bound=BaseSettings)
 
@@ -50,8 +52,6 @@ class _Flat(BaseSettings):
         env_prefix=ENV_PREFIX,
         frozen=True,
         extra="forbid",
-        cli_kebab_case=True,
-        cli_implicit_flags=True,
         ignored_types=(SectionOf,),
     )
 
@@ -104,8 +104,23 @@ def load_settings(
     return load(Settings, cli_args, config_file=config_file, **overrides)
 
 
+def sections_of(kind: type[BaseSettings]) -> list[type[Section]]:
+    """Return the sections a settings class composes, in the order --help and the docs show them."""
+    return [b for b in reversed(kind.__bases__) if issubclass(b, Section)]
+
+
+def parse_flags(kind: type[BaseSettings], cli_args: list[str]) -> dict[str, Any]:
+    """Return the options given as flags, by field name; argparse exits on a malformed command line."""
+    parser = argparse.ArgumentParser(prog=kind.__name__)
+    add_options(parser, sections_of(kind))
+    return given(parser.parse_args(cli_args), sections_of(kind))
+
+
 def load(kind: type[L], cli_args: list[str] | None, *, config_file: Path | None, **overrides: Any) -> L:
-    """Build any settings class from flags, environment and an optional YAML file, in that order."""
+    """Build any settings class from flags, environment and an optional YAML file, in that order.
+
+    Flags and `overrides` are both init values, so they beat the environment and the file.
+    """
 
     class _Loaded(kind):  # type: ignore[valid-type,misc]
         @classmethod
@@ -126,7 +141,7 @@ def load(kind: type[L], cli_args: list[str] | None, *, config_file: Path | None,
         raise ConfigError(f"config file {config_file} does not exist")
     try:
         if cli_args is not None:
-            overrides["_cli_parse_args"] = cli_args
+            overrides = {**overrides, **parse_flags(kind, cli_args)}
         loaded: L = _Loaded(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_errors(exc)) from None
@@ -138,5 +153,8 @@ def format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "settings"
+        if len(err["loc"]) == 1 and isinstance(err["loc"][0], str):
+            # Name the option as the user may have typed it.
+            where += f" ({flag(where)}, {env_name(where)})"
         lines.append(f"  {where}: {err['msg']}")
     return f"{len(lines)} configuration problem(s):\n" + "\n".join(lines)

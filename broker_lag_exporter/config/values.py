@@ -2,6 +2,7 @@
 
 import re
 import string
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -13,6 +14,14 @@ from broker_lag_exporter.model.kube_parse import parse_selector_string
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 TEMPLATE_FIELDS = frozenset({"host", "port", "id", "pod_ip"})
+
+
+@dataclass(frozen=True, slots=True)
+class Metavar:
+    """How a value is written on the command line: `--flag METAVAR`; `sep` joins a list default."""
+
+    text: str
+    sep: str = ","
 
 
 def split_csv(value: object) -> object:
@@ -96,18 +105,36 @@ def _check_id_rule(rule: str) -> str:
     return rule
 
 
-Servers = Annotated[list[str], NoDecode, BeforeValidator(split_csv), AfterValidator(_check_servers)]
-Regex = Annotated[str, AfterValidator(check_regex)]
-Seconds = Annotated[float, Field(gt=0)]
+Servers = Annotated[
+    list[str],
+    NoDecode,
+    Metavar("HOST:PORT,..."),
+    BeforeValidator(split_csv),
+    AfterValidator(_check_servers),
+]
+Regex = Annotated[str, Metavar("REGEX"), AfterValidator(check_regex)]
+Seconds = Annotated[float, Metavar("SECONDS"), Field(gt=0)]
 JvmEndpoints = Annotated[
-    dict[int, str], NoDecode, BeforeValidator(_split_endpoints), AfterValidator(_check_endpoints)
+    dict[int, str],
+    NoDecode,
+    Metavar("ID=URL,..."),
+    BeforeValidator(_split_endpoints),
+    AfterValidator(_check_endpoints),
 ]
-UrlTemplate = Annotated[str, AfterValidator(_check_template)]
-CsvList = Annotated[list[str], NoDecode, BeforeValidator(split_csv)]
+UrlTemplate = Annotated[str, Metavar("URL"), AfterValidator(_check_template)]
+CsvList = Annotated[list[str], NoDecode, Metavar("NAME,..."), BeforeValidator(split_csv)]
 Selectors = Annotated[
-    list[str], NoDecode, BeforeValidator(_split_semicolons), AfterValidator(_check_selectors)
+    list[str],
+    NoDecode,
+    Metavar("SELECTOR;...", sep=";"),
+    BeforeValidator(_split_semicolons),
+    AfterValidator(_check_selectors),
 ]
-IdRule = Annotated[str, AfterValidator(_check_id_rule)]
+IdRule = Annotated[str, Metavar("RULE"), AfterValidator(_check_id_rule)]
 RegexList = Annotated[
-    list[str], NoDecode, BeforeValidator(split_csv), AfterValidator(lambda p: [check_regex(r) for r in p])
+    list[str],
+    NoDecode,
+    Metavar("REGEX,..."),
+    BeforeValidator(split_csv),
+    AfterValidator(lambda p: [check_regex(r) for r in p]),
 ]

@@ -1,9 +1,9 @@
 """Kubernetes manifests on disk to the same plain objects the kubernetes source produces.
 
 Workloads become pods built from their template (one per replica for brokers),
-Strimzi `Kafka`/`KafkaNodePool` resources become the broker pods and the
-disruption budget the operator would create, so the live risk rules apply
-unchanged before anything is deployed.
+Strimzi `Kafka`/`KafkaNodePool` and Confluent for Kubernetes `Kafka` resources
+become the broker pods and the disruption budget the operator would create, so
+the live risk rules apply unchanged before anything is deployed.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +13,16 @@ from typing import Any
 
 import yaml
 
-from broker_lag_exporter.model.kube import Container, Disruption, Pod, ScaledObject, Selector, Workload
+from broker_lag_exporter.model.kube import (
+    HOSTNAME_LABEL,
+    Container,
+    Disruption,
+    PlacementTerm,
+    Pod,
+    ScaledObject,
+    Selector,
+    Workload,
+)
 from broker_lag_exporter.model.kube_parse import (
     MalformedObjectError,
     parse_disruption_budget,
@@ -24,6 +33,9 @@ from broker_lag_exporter.model.kube_parse import (
 
 WORKLOADS = frozenset({"StatefulSet", "Deployment", "ReplicaSet", "DaemonSet", "Job", "Pod"})
 STRIMZI_DATA = "/var/lib/kafka/data"
+STRIMZI_API = "kafka.strimzi.io/"
+CONFLUENT_API = "platform.confluent.io/"
+CONFLUENT_DATA = "/mnt/data/data0"
 
 
 class ManifestError(Exception):
@@ -49,10 +61,11 @@ class Inventory:
     """Everything found in the manifests."""
 
     pods: list[Located] = field(default_factory=list)
-    brokers: list[Located] = field(default_factory=list)  # Strimzi brokers, known without selectors
+    brokers: list[Located] = field(default_factory=list)  # operator brokers, known without selectors
     budgets: list[Disruption] = field(default_factory=list)
     scaled: list[tuple[ScaledObject, str]] = field(default_factory=list)
     objects: int = 0
+    files: list[str] = field(default_factory=list)
 
 
 def load_documents(paths: Sequence[Path]) -> list[tuple[dict[str, Any], str]]:
@@ -77,10 +90,11 @@ def inventory(docs: Iterable[tuple[dict[str, Any], str]]) -> Inventory:
     """Turn documents into pods, budgets and ScaledObjects; raise ManifestError on a malformed one."""
     inv = Inventory()
     docs = list(docs)
+    inv.files = list(dict.fromkeys(path for _, path in docs))
     clusters = {
         (str(d.get("metadata", {}).get("namespace") or "default"), str(d.get("metadata", {}).get("name"))): d
         for d, _ in docs
-        if d.get("kind") == "Kafka"
+        if d.get("kind") == "Kafka" and _api(d).startswith(STRIMZI_API)
     }
     for doc, path in docs:
         kind = str(doc.get("kind", ""))
@@ -106,11 +120,20 @@ def _add(
         inv.objects += 1
         scaled = parse_scaled_object(doc)
         inv.scaled.append((replace(scaled, namespace=scaled.namespace or "default"), path))
-    elif kind in ("Kafka", "KafkaNodePool"):
+    elif kind in ("Kafka", "KafkaNodePool") and _api(doc).startswith(STRIMZI_API):
         inv.objects += 1
         pods, budgets = strimzi_pods(doc, clusters)
         inv.brokers.extend(Located(p, path) for p in pods)
         inv.budgets.extend(budgets)
+    elif kind == "Kafka" and _api(doc).startswith(CONFLUENT_API):
+        inv.objects += 1
+        pods, budget = confluent_pods(doc)
+        inv.brokers.extend(Located(p, path) for p in pods)
+        inv.budgets.append(budget)
+
+
+def _api(doc: Mapping[str, Any]) -> str:
+    return str(doc.get("apiVersion") or "")
 
 
 def _defaulted(budget: Disruption) -> Disruption:
@@ -228,3 +251,38 @@ def _jvm_args(options: Mapping[str, Any]) -> tuple[str, ...]:
     args += [f"-XX:{k}={v}" for k, v in (options.get("-XX") or {}).items()]
     args += [f"-D{p.get('name')}={p.get('value')}" for p in options.get("javaSystemProperties") or []]
     return tuple(args)
+
+
+def confluent_pods(doc: Mapping[str, Any]) -> tuple[list[Pod], Disruption]:
+    """Return the broker pods and the PodDisruptionBudget Confluent for Kubernetes creates for a Kafka.
+
+    The operator gives every broker a PersistentVolumeClaim of `dataVolumeCapacity`,
+    takes resources, affinity and spread from `podTemplate`, turns `oneReplicaPerNode`
+    into required anti-affinity on the node, and allows one broker down at a time.
+    """
+    namespace, name, _ = _meta(doc)
+    spec = doc.get("spec") or {}
+    template = spec.get("podTemplate") or {}
+    placement = parse_pod_spec(
+        {k: template[k] for k in ("affinity", "topologySpreadConstraints") if k in template}
+    )
+    labels = {"app": name, "platform.confluent.io/type": "kafka"}
+    if spec.get("oneReplicaPerNode") and not placement.anti_affinity:
+        node_term = PlacementTerm(HOSTNAME_LABEL, Selector({"app": name}))
+        placement = replace(placement, anti_affinity=(node_term,))
+    limit = ((template.get("resources") or {}).get("limits") or {}).get("memory")
+    container = Container(
+        "kafka",
+        memory_limit_bytes=None if limit is None else parse_quantity(limit),
+        mounts={CONFLUENT_DATA: "data0"},
+        image=str((spec.get("image") or {}).get("application") or ""),
+    )
+    pod = Pod(
+        namespace,
+        "",
+        labels=labels,
+        owner=Workload("Kafka", name),
+        spec=replace(placement, containers=(container,), volumes={"data0": "persistentVolumeClaim"}),
+    )
+    pods = [replace(pod, name=f"{name}-{i}") for i in range(int(spec.get("replicas", 1)))]
+    return pods, Disruption(namespace, name, Selector({"app": name}), max_unavailable=1)

@@ -18,8 +18,11 @@ class LintFinding:
     fix: str
 
 
-def render_text(results: Sequence[LintFinding], objects: int) -> str:
-    """Return one paragraph per finding (what, why, fix) and a summary line."""
+NOTHING = "no Kafka broker, consumer or ScaledObject found"
+
+
+def render_text(results: Sequence[LintFinding], objects: int, unchecked: Sequence[str] = ()) -> str:
+    """Return one paragraph per finding (what, why, fix), the files checked for nothing, a summary line."""
     firing = [r for r in results if r.firing]
     lines = []
     for r in firing:
@@ -27,6 +30,10 @@ def render_text(results: Sequence[LintFinding], objects: int) -> str:
         lines.append(f"  {r.reason}")
         lines.append(f"  fix: {r.fix} (docs/risks.md#{r.check})")
     checked = len(results)
+    if not results:
+        lines.append(f"nothing checked: {NOTHING} in {objects} object(s)")
+        return "\n".join(lines) + "\n"
+    lines.extend(f"nothing checked in {path}: {NOTHING}" for path in unchecked)
     lines.append(
         f"{len(firing)} finding(s) in {len({r.object for r in firing})} object(s); "
         f"{checked} check(s) over {objects} object(s)"
@@ -36,11 +43,12 @@ def render_text(results: Sequence[LintFinding], objects: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_json(results: Sequence[LintFinding], objects: int) -> str:
-    """Return the findings (firing ones) and what was checked, as JSON."""
+def render_json(results: Sequence[LintFinding], objects: int, unchecked: Sequence[str] = ()) -> str:
+    """Return the findings (firing ones), what was checked and the files checked for nothing, as JSON."""
     body = {
         "findings": [asdict(r) for r in results if r.firing],
         "passed": [asdict(r) for r in results if not r.firing],
         "objects": objects,
+        "unchecked_files": list(unchecked),
     }
     return json.dumps(body, indent=2) + "\n"

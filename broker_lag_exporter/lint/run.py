@@ -1,21 +1,22 @@
 """`broker-lag-exporter lint FILE...`: the manifest-decidable risk checks over manifests, for CI."""
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from broker_lag_exporter.config.sections import KubeOptions, RiskOptions
 from broker_lag_exporter.config.settings import ConfigError, LintSettings, load
 from broker_lag_exporter.lint.manifests import Inventory, Located, ManifestError, inventory, load_documents
 from broker_lag_exporter.lint.report import LintFinding, render_json, render_text
-from broker_lag_exporter.model.broker_ids import is_broker_pod
+from broker_lag_exporter.model.broker_ids import recognise_broker
 from broker_lag_exporter.model.kube_parse import parse_selector_string
-from broker_lag_exporter.risk.checks import BY_NAME, Finding, merge
+from broker_lag_exporter.risk.checks import BY_NAME, Finding, merge, unknown_checks
 from broker_lag_exporter.risk.consumers import grace_finding, trigger_findings
 from broker_lag_exporter.risk.pods import broker_findings
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE, EXIT_NOTHING_CHECKED = 0, 1, 2, 3
 
 
 def lint(inv: Inventory, kube: KubeOptions, risk: RiskOptions) -> list[LintFinding]:
@@ -25,6 +26,8 @@ def lint(inv: Inventory, kube: KubeOptions, risk: RiskOptions) -> list[LintFindi
         *_consumer_results(inv, kube, risk),
         *_keda_results(inv, risk),
     ]
+    off = frozenset(risk.risk_disable_checks)
+    located = [(path, f) for path, f in located if f.check not in off]
     paths = {f.subject: path for path, f in located}
     results = [
         LintFinding(
@@ -37,7 +40,7 @@ def lint(inv: Inventory, kube: KubeOptions, risk: RiskOptions) -> list[LintFindi
 
 def _brokers(inv: Inventory, kube: KubeOptions) -> list[Located]:
     selectors = [parse_selector_string(s) for s in kube.kube_broker_selectors]
-    return [p for p in inv.pods if is_broker_pod(p.pod, selectors)] + inv.brokers
+    return [p for p in inv.pods if recognise_broker(p.pod, selectors)] + inv.brokers
 
 
 def _broker_results(inv: Inventory, kube: KubeOptions, risk: RiskOptions) -> Iterable[tuple[str, Finding]]:
@@ -66,15 +69,31 @@ def _keda_results(inv: Inventory, risk: RiskOptions) -> Iterable[tuple[str, Find
                 yield path, replace(found, subject=where)
 
 
-def run(files: Sequence[Path], fmt: str, config: Path | None, rest: Sequence[str]) -> int:
-    """Lint the files; print the report on stdout; return the exit status."""
+def run(
+    files: Sequence[Path],
+    fmt: str,
+    config: Path | None,
+    options: Mapping[str, Any],
+    *,
+    allow_empty: bool = False,
+) -> int:
+    """Lint the files; print the report on stdout; return the exit status.
+
+    Checking nothing (no broker, consumer or ScaledObject found) is EXIT_NOTHING_CHECKED
+    unless `allow_empty`: a typo in a path glob must not pass CI as "clean".
+    """
     try:
-        settings = load(LintSettings, list(rest), config_file=config)
+        settings = load(LintSettings, None, config_file=config, **options)
+        unknown_checks(settings.risk_disable_checks)
         inv = inventory(load_documents(files))
-    except (ConfigError, ManifestError) as exc:
+    except (ConfigError, ManifestError, ValueError) as exc:
         print(f"broker-lag-exporter lint: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     results = lint(inv, settings.kube, settings.risk)
+    checked = {r.path for r in results}
+    unchecked = [str(f) for f in files if str(f) not in checked]
     render = render_json if fmt == "json" else render_text
-    sys.stdout.write(render(results, inv.objects))
-    return EXIT_FINDINGS if any(r.firing for r in results) else EXIT_CLEAN
+    sys.stdout.write(render(results, inv.objects, unchecked))
+    if any(r.firing for r in results):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN if results or allow_empty else EXIT_NOTHING_CHECKED

@@ -32,7 +32,7 @@ METRICS: tuple[MetricSpec, ...] = (
     # Per broker: who is up, who leads, who holds the lag.
     _m("kafka_broker_up", "gauge", "1 if the broker is in cluster metadata, 0 if known but missing.", B),
     _m(
-        "kafka_broker_info",
+        "kafka_broker_metadata_info",
         "info",
         "Broker address and rack from cluster metadata.",
         B,
@@ -303,9 +303,9 @@ METRICS: tuple[MetricSpec, ...] = (
         source="exporter",
     ),
     _m(
-        "broker_lag_exporter_kafka_request_errors",
-        "gauge",
-        "Failed requests by kind in the last Kafka poll (partial data is still served).",
+        "broker_lag_exporter_kafka_request_errors_total",
+        "counter",
+        "Failed Kafka requests by kind since the exporter started (partial data is still served).",
         "request",
         source="exporter",
     ),
@@ -318,8 +318,31 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}
+# Names this exporter no longer emits -> (the name that replaced it, why); docs/metrics.md lists them.
+REMOVED = {
+    "kafka_broker_info": (
+        "kafka_broker_metadata_info",
+        "kafka_exporter, which Strimzi deploys, exports a `kafka_broker_info` with other labels.",
+    ),
+    "broker_lag_exporter_kafka_request_errors": (
+        "broker_lag_exporter_kafka_request_errors_total",
+        "A gauge of the last poll lost the errors of the polls between two scrapes.",
+    ),
+}
+# prometheus_client's process, platform and GC collectors: their names and help are theirs.
+RUNTIME_PREFIXES = ("process_", "python_")
+# The runtime samples dashboards and alerts may use (all of Linux's process collector emits).
+RUNTIME_SAMPLES = frozenset(
+    {
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    }
+)
 
 
 def sample_names() -> frozenset[str]:
     """Return every sample name the exporter can emit, for dashboard and alert checks."""
-    return frozenset(spec.name for spec in METRICS)
+    return frozenset(spec.name for spec in METRICS) | RUNTIME_SAMPLES

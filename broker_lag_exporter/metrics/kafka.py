@@ -6,7 +6,7 @@ from broker_lag_exporter.model.kafka import KafkaSnapshot
 
 BROKER = (
     "kafka_broker_up",
-    "kafka_broker_info",
+    "kafka_broker_metadata_info",
     "kafka_broker_consumer_lag_messages",
     "kafka_broker_group_lag_messages",
     "kafka_broker_leader_partitions",
@@ -29,7 +29,7 @@ CLUSTER = (
     "kafka_cluster_partitions",
     "kafka_cluster_brokers",
     "broker_lag_exporter_kafka_requests",
-    "broker_lag_exporter_kafka_request_errors",
+    "broker_lag_exporter_kafka_request_errors_total",
 )
 
 
@@ -48,7 +48,7 @@ def broker_metrics(view: LagView, snapshot: KafkaSnapshot) -> Families:
         out.add("kafka_broker_offline_partitions", b, row.offline)
         out.add("kafka_broker_preferred_leader_imbalance", b, row.preferred_imbalance)
     for broker in snapshot.brokers.values():
-        out.info("kafka_broker_info", (broker.id, broker.host, broker.port, broker.rack or ""))
+        out.info("kafka_broker_metadata_info", (broker.id, broker.host, broker.port, broker.rack or ""))
     for (broker_id, group), value in sorted(view.broker_group_lag.items()):
         out.add("kafka_broker_group_lag_messages", (broker_id, group), value)
     return out
@@ -76,11 +76,11 @@ def partition_metrics(view: LagView) -> Families:
 
 
 def cluster_metrics(view: LagView, snapshot: KafkaSnapshot) -> Families:
-    """Return cluster totals and Kafka request counters of the last poll."""
+    """Return cluster totals, Kafka requests of the last poll and failed requests of the whole run."""
     out = Families(CLUSTER)
     out.add("kafka_cluster_partitions", (), view.partitions)
     out.add("kafka_cluster_brokers", (), len(snapshot.brokers))
     out.add("broker_lag_exporter_kafka_requests", (), snapshot.requests)
-    for kind, count in sorted(snapshot.errors.items()):
-        out.add("broker_lag_exporter_kafka_request_errors", (kind,), count)
+    for kind, count in sorted(snapshot.errors_total.items()):
+        out.add("broker_lag_exporter_kafka_request_errors_total", (kind,), count)
     return out

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from broker_lag_exporter.model.kafka import BrokerId
-from broker_lag_exporter.model.kube import Pod, Selector, UnmappedPod
+from broker_lag_exporter.model.kube import Container, Pod, Selector, UnmappedPod
 
 IdSource = Literal["auto", "ordinal", "strimzi", "label", "annotation"]
 STRIMZI_KIND_LABEL = "strimzi.io/kind"
@@ -14,6 +14,32 @@ _RULE = re.compile(
     r"^(?:(?P<ordinal>ordinal)(?P<offset>[+-]\d+)?|(?P<plain>auto|strimzi)|(?P<kv>label|annotation):(?P<key>\S+))$"
 )
 _ORDINAL = re.compile(r"-(\d+)$")
+# Repositories (registry and tag stripped) whose images run a broker by default.
+BROKER_IMAGES = frozenset(
+    {
+        "apache/kafka",
+        "apache/kafka-native",
+        "bitnami/kafka",
+        "confluentinc/cp-kafka",
+        "confluentinc/cp-server",
+        "strimzi/kafka",
+    }
+)
+# Variables only a broker or controller reads (apache/kafka and Confluent images; Bitnami's KAFKA_CFG_*).
+BROKER_ENV = ("KAFKA_NODE_ID", "KAFKA_BROKER_ID", "KAFKA_PROCESS_ROLES")
+BROKER_COMMANDS = ("kafka-server-start", "kafka.Kafka")
+# The broker images also ship Kafka's tools and Connect: a container running them is no broker.
+TOOL_COMMANDS = (
+    "kafka-topics",
+    "kafka-configs",
+    "kafka-acls",
+    "kafka-console-",
+    "connect-distributed",
+    "connect-standalone",
+    "kafka_connect_run",
+    "mirror-maker",
+)
+NOT_BROKER_OWNERS = frozenset({"Job", "CronJob"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +97,60 @@ def broker_id(pod: Pod, rule: IdRule) -> tuple[BrokerId | None, str]:
 def is_broker_pod(pod: Pod, selectors: Sequence[Selector]) -> bool:
     """Return whether any broker selector matches the pod's labels."""
     return any(s.matches(pod.labels) for s in selectors)
+
+
+def recognise_broker(pod: Pod, selectors: Sequence[Selector]) -> str | None:
+    """Return why the pod is a broker (label, image, env or command), or None if it is not one.
+
+    Labels differ between every chart and operator, so a pod is also a broker when a
+    container runs a broker image, sets a broker-only variable or starts the broker
+    itself. Jobs, tool scripts and controller-only KRaft nodes are never brokers.
+    """
+    if pod.owner is not None and pod.owner.kind in NOT_BROKER_OWNERS:
+        return None
+    for selector in selectors:
+        if selector.matches(pod.labels):
+            return "label " + (",".join(f"{k}={v}" for k, v in selector.match_labels.items()) or "selector")
+    for container in pod.spec.containers:
+        found = _container_evidence(container)
+        if found:
+            return found
+    return None
+
+
+def _container_evidence(container: Container) -> str:
+    command = " ".join(container.args)
+    if any(tool in command for tool in TOOL_COMMANDS) or _controller_only(container):
+        return ""
+    repository = image_repository(container.image)
+    if repository in BROKER_IMAGES:
+        return f"image {repository}"
+    for name in BROKER_ENV:
+        for variable in (name, name.replace("KAFKA_", "KAFKA_CFG_", 1)):
+            if variable in container.env_names:
+                return f"env {variable}"
+    return next((f"command {c}" for c in BROKER_COMMANDS if c in command), "")
+
+
+def _controller_only(container: Container) -> bool:
+    roles = container.env.get("KAFKA_PROCESS_ROLES", container.env.get("KAFKA_CFG_PROCESS_ROLES", ""))
+    return bool(roles) and "broker" not in roles
+
+
+def image_repository(image: str) -> str:
+    """Return an image reference's repository path without registry, tag or digest.
+
+    `quay.io/strimzi/kafka:0.45.0-kafka-3.9.0` gives `strimzi/kafka`; a first path part
+    with a dot, a colon or `localhost` is a registry (Docker's own rule).
+    """
+    name = image.split("@", 1)[0]
+    parts = name.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    parts[-1] = parts[-1].split(":", 1)[0]
+    if parts[0] == "library":
+        parts = parts[1:]
+    return "/".join(parts)
 
 
 def map_brokers(pods: Iterable[Pod], rule: IdRule) -> tuple[dict[BrokerId, Pod], tuple[UnmappedPod, ...]]:

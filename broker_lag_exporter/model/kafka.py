@@ -78,7 +78,8 @@ class KafkaSnapshot:
 
     `known_brokers` holds ids that are live, named in replica lists, or were
     seen live recently: the ones that must be exported even when down.
-    `errors` counts failed requests of this poll by kind. `topic_configs` holds
+    `errors` counts failed requests of this poll by kind, `errors_total` those of
+    every poll since the source started. `topic_configs` holds
     the configs the risk checks read, per topic (absent: DescribeConfigs failed).
     """
 
@@ -89,5 +90,6 @@ class KafkaSnapshot:
     groups: tuple[Group, ...]
     known_brokers: frozenset[BrokerId] = frozenset()
     errors: Mapping[str, int] = field(default_factory=dict)
+    errors_total: Mapping[str, int] = field(default_factory=dict)
     requests: int = 0
     topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

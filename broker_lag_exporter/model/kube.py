@@ -55,7 +55,8 @@ class Container:
     """What the rules read of one container.
 
     `env` holds literal values only (valueFrom cannot be read without Secrets);
-    `mounts` maps each mountPath to its volume name.
+    `env_names` every variable set, valueFrom included; `mounts` maps each
+    mountPath to its volume name.
     """
 
     name: str
@@ -63,6 +64,8 @@ class Container:
     env: Mapping[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     mounts: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    env_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

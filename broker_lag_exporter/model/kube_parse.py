@@ -153,7 +153,7 @@ def _split_terms(text: str) -> list[str]:
 
 
 def parse_container(obj: object) -> Container:
-    """Return a container's name, memory limit, literal env, command line and mounts."""
+    """Return a container's name, image, memory limit, env, command line and mounts."""
     if not isinstance(obj, dict):
         raise MalformedObjectError("container is not an object")
     limit = _map(_map(obj, "resources"), "limits").get("memory")
@@ -174,6 +174,8 @@ def parse_container(obj: object) -> Container:
         env=env,
         args=args,
         mounts=mounts,
+        image=str(obj.get("image") or ""),
+        env_names=frozenset(str(e["name"]) for e in _list(obj, "env") if isinstance(e, dict) and "name" in e),
     )
 
 

@@ -40,7 +40,11 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One risk check as users see it; `reads` names the inputs it needs ("manifest": lint can run it)."""
+    """One risk check as users see it; `reads` names the inputs it needs ("manifest": lint can run it).
+
+    `static` checks judge configuration (specs, topic configs, placement): a finding stays
+    until someone edits it, so unless critical they are `info` (a ticket, not a page).
+    """
 
     name: str
     scope: Scope
@@ -48,6 +52,7 @@ class Check:
     summary: str
     fix: str
     reads: tuple[Input, ...]
+    static: bool = True
 
     @property
     def anchor(self) -> str:
@@ -66,6 +71,7 @@ TOO_FEW_BROKERS = Check(
     "fewer live brokers than --risk-min-brokers",
     "run at least 3 brokers so replication factor 3 with min.insync.replicas 2 survives one failure",
     ("kafka",),
+    static=False,
 )
 LEADER_CONCENTRATION = Check(
     "leader_concentration",
@@ -74,6 +80,7 @@ LEADER_CONCENTRATION = Check(
     "a broker leads more than its fair share of partitions times --risk-leader-share-factor",
     "run a preferred leader election (kafka-leader-election --election-type PREFERRED) or reassign",
     ("kafka",),
+    static=False,
 )
 OFFHEAP_NEAR_LIMIT = Check(
     "offheap_near_limit",
@@ -82,6 +89,7 @@ OFFHEAP_NEAR_LIMIT = Check(
     "off-heap memory above --risk-offheap-limit-ratio of the container memory limit",
     "cap -XX:MaxDirectMemorySize, bound request sizes, or raise the memory limit",
     ("jvm", "kubernetes"),
+    static=False,
 )
 LOG_DIR_EPHEMERAL = Check(
     "log_dir_ephemeral",
@@ -94,7 +102,7 @@ LOG_DIR_EPHEMERAL = Check(
 NO_MEMORY_LIMIT = Check(
     "no_memory_limit",
     "broker",
-    "warning",
+    "info",
     "the broker container has no memory limit",
     "set resources.limits.memory on the broker container (heap + off-heap + ~25%)",
     ("kubernetes", "manifest"),
@@ -102,7 +110,7 @@ NO_MEMORY_LIMIT = Check(
 OFFHEAP_ENABLED = Check(
     "offheap_enabled",
     "broker",
-    "warning",
+    "info",
     "off-heap memory enabled on purpose by a JVM option or env var",
     "size the memory limit for heap + direct memory, or drop the off-heap option",
     ("kubernetes", "manifest"),
@@ -110,7 +118,7 @@ OFFHEAP_ENABLED = Check(
 NO_POD_ANTI_AFFINITY = Check(
     "no_pod_anti_affinity",
     "broker",
-    "warning",
+    "info",
     "no required pod anti-affinity between brokers",
     "add required podAntiAffinity on kubernetes.io/hostname for broker pods",
     ("kubernetes", "manifest"),
@@ -118,7 +126,7 @@ NO_POD_ANTI_AFFINITY = Check(
 NO_ZONE_SPREAD = Check(
     "no_zone_spread",
     "broker",
-    "warning",
+    "info",
     "no topology spread or anti-affinity over zones",
     "add a topologySpreadConstraint on topology.kubernetes.io/zone (DoNotSchedule)",
     ("kubernetes", "manifest"),
@@ -126,7 +134,7 @@ NO_ZONE_SPREAD = Check(
 NO_PDB = Check(
     "no_pdb",
     "broker",
-    "warning",
+    "info",
     "no PodDisruptionBudget selects the broker pod",
     "add a PodDisruptionBudget with maxUnavailable: 1 selecting the broker pods",
     ("kubernetes", "manifest"),
@@ -134,7 +142,7 @@ NO_PDB = Check(
 PDB_ALLOWS_MULTIPLE_DOWN = Check(
     "pdb_allows_multiple_down",
     "broker",
-    "warning",
+    "info",
     "the broker's PodDisruptionBudget allows more than one broker down",
     "set the PodDisruptionBudget to maxUnavailable: 1",
     ("kubernetes", "manifest"),
@@ -142,7 +150,7 @@ PDB_ALLOWS_MULTIPLE_DOWN = Check(
 KUBELET_VERSION_DENIED = Check(
     "kubelet_version_denied",
     "broker",
-    "warning",
+    "info",
     "the broker's node runs a kubelet version on --risk-kubelet-deny",
     "move the broker off that node or upgrade its kubelet",
     ("kubernetes",),
@@ -158,7 +166,7 @@ BROKERS_SAME_NODE = Check(
 BROKERS_ZONE_CONCENTRATION = Check(
     "brokers_zone_concentration",
     "cluster",
-    "warning",
+    "info",
     "brokers crowd into fewer zones than the nodes offer",
     "spread brokers over zones with a topologySpreadConstraint and reschedule",
     ("kubernetes",),
@@ -166,7 +174,7 @@ BROKERS_ZONE_CONCENTRATION = Check(
 SESSION_TIMEOUT_EXCEEDS_GRACE = Check(
     "session_timeout_exceeds_grace",
     "group",
-    "warning",
+    "info",
     "consumer pods may be killed before their session timeout expires",
     "raise terminationGracePeriodSeconds above session.timeout.ms + margin",
     ("kubernetes", "manifest"),
@@ -174,7 +182,7 @@ SESSION_TIMEOUT_EXCEEDS_GRACE = Check(
 KEDA_LAG_THRESHOLD_LOW = Check(
     "keda_lag_threshold_low",
     "group",
-    "warning",
+    "info",
     "a KEDA Kafka trigger's lagThreshold below --risk-keda-lag-threshold-floor",
     "raise lagThreshold to the lag one replica clears in about a minute",
     ("kubernetes", "manifest"),
@@ -198,7 +206,7 @@ KEDA_ACTIVATION_BELOW_THRESHOLD = Check(
 TOPIC_REPLICATION_FACTOR_ONE = Check(
     "topic_replication_factor_one",
     "cluster",
-    "warning",
+    "info",
     "topics with replication factor 1",
     "reassign the topic's partitions to 3 replicas (kafka-reassign-partitions)",
     ("kafka",),
@@ -206,7 +214,7 @@ TOPIC_REPLICATION_FACTOR_ONE = Check(
 TOPIC_MIN_INSYNC_NOT_BELOW_RF = Check(
     "topic_min_insync_not_below_rf",
     "cluster",
-    "warning",
+    "info",
     "topics whose min.insync.replicas is not below their replication factor",
     "set min.insync.replicas to replication factor - 1 (2 for RF 3)",
     ("kafka",),
@@ -214,7 +222,7 @@ TOPIC_MIN_INSYNC_NOT_BELOW_RF = Check(
 UNCLEAN_LEADER_ELECTION = Check(
     "unclean_leader_election",
     "cluster",
-    "warning",
+    "info",
     "topics with unclean.leader.election.enable=true",
     "set unclean.leader.election.enable=false on the topic",
     ("kafka",),
@@ -243,3 +251,13 @@ CHECKS: tuple[Check, ...] = (
     UNCLEAN_LEADER_ELECTION,
 )
 BY_NAME = {check.name: check for check in CHECKS}
+
+
+def unknown_checks(names: Iterable[str]) -> None:
+    """Raise ValueError naming every name that is no check of the catalogue (a typo disables nothing)."""
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise ValueError(
+            f"risk_disable_checks: unknown risk check {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(BY_NAME)}"
+        )

@@ -35,8 +35,9 @@ class Assessment:
 
 
 def evaluate(facts: Facts, settings: RiskOptions) -> tuple[Finding, ...]:
-    """Run every rule over the facts; order is stable for rendering."""
-    findings = [f for rule in RULES for f in rule(facts, settings)]
+    """Run every rule over the facts, leaving out disabled checks; order is stable for rendering."""
+    off = frozenset(settings.risk_disable_checks)
+    findings = [f for rule in RULES for f in rule(facts, settings) if f.check not in off]
     return tuple(sorted(findings, key=lambda f: (f.scope, f.check, f.subject)))
 
 

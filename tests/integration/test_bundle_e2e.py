@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.kube, pytest.mark.prometheus]
 HOT, COLD, WARM = "ble-e2e-hot", "ble-e2e-cold", "ble-e2e-warm"
 GROUP = "ble-e2e-orders"
 LAGGING_BROKER = "1"
+CLUSTER = "e2e"  # the target label telling clusters apart, as the dashboards' cluster variable reads it
 RATE_INTERVAL = "10s"  # Grafana's $__rate_interval for a 1 s scrape is 4 s; 10 s holds enough samples
 
 
@@ -149,7 +150,10 @@ def prom(
     with (
         Traffic(lagging) as traffic,
         Prometheus.start(
-            tmp_path_factory.mktemp("prometheus"), targets=[exporter.address], rule_files=[RULES_FILE]
+            tmp_path_factory.mktemp("prometheus"),
+            targets=[exporter.address],
+            rule_files=[RULES_FILE],
+            target_labels={"cluster": CLUSTER},
         ) as prometheus,
     ):
         prometheus.wait_for_target_up()
@@ -183,6 +187,7 @@ PANEL_TARGETS = _panel_targets()
 def _substitute(expr: str, exporter: ExporterProcess) -> str:
     """Expand dashboard variables the way Grafana would for this job, instance, broker and group."""
     values = {
+        "cluster": CLUSTER,
         "job": JOB,
         "instance": exporter.address,
         "broker_id": LAGGING_BROKER,
@@ -215,6 +220,7 @@ def test_variables_list_this_exporter_broker_and_group(prom: Prometheus, exporte
             series = prom.query(_substitute(match.group(1), exporter))
             values = {s["metric"].get(match.group(2)) for s in series}
             expected = {
+                "cluster": CLUSTER,
                 "job": JOB,
                 "instance": exporter.address,
                 "broker_id": LAGGING_BROKER,

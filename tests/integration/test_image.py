@@ -139,6 +139,22 @@ def test_entrypoint_is_the_cli_and_the_port_is_exposed() -> None:
     assert int(expose) == default_port == int(_image_env()["BROKER_LAG_LISTEN_PORT"])
 
 
+def test_oci_labels_carry_the_license_and_version_pyproject_declares() -> None:
+    labels: dict[str, str] = {}
+    for text in _final().args("LABEL"):
+        for pair in shlex.split(text):
+            key, _, value = pair.partition("=")
+            labels[key] = value
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert labels["org.opencontainers.image.title"] == project["name"]
+    assert labels["org.opencontainers.image.licenses"] == project["license"]
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    assert labels["org.opencontainers.image.description"]
+    # The revision comes from the build (--build-arg REVISION=...), never a stale literal.
+    assert labels["org.opencontainers.image.revision"] == "${REVISION}"
+    assert "REVISION=unknown" in _final().args("ARG")
+
+
 # ---- the build, replayed
 
 
@@ -146,7 +162,7 @@ def test_entrypoint_is_the_cli_and_the_port_is_exposed() -> None:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the wheel from only what .dockerignore admits, with the Dockerfile's command."""
     context = tmp_path_factory.mktemp("context")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, context / name)
     shutil.copytree(
         ROOT / "broker_lag_exporter",

@@ -26,7 +26,7 @@ class UnsupportedRequestError(RequestError):
 
 
 class KafkaConnection:
-    """A bootstrapped aiokafka client plus per-poll request and error counters."""
+    """A bootstrapped aiokafka client plus per-poll request and error counters (errors also in total)."""
 
     def __init__(self, kafka: KafkaOptions, poll: PollOptions) -> None:
         self._options = kafka
@@ -35,6 +35,7 @@ class KafkaConnection:
         self._client: AIOKafkaClient | None = None
         self.requests = 0
         self.errors: Counter[str] = Counter()
+        self.errors_total: Counter[str] = Counter()
 
     def reset_counters(self) -> None:
         """Start counting a new poll."""
@@ -87,13 +88,14 @@ class KafkaConnection:
             self.requests -= 1
             raise UnsupportedRequestError(f"{kind} to broker {node}: {_describe(exc)}") from exc
         except (KafkaError, OSError, TimeoutError) as exc:
-            self.errors[kind] += 1
+            self.count_error(kind)
             raise RequestError(f"{kind} to broker {node} failed: {_describe(exc)}") from exc
 
     def count_error(self, kind: str, n: int = 1) -> None:
         """Count errors a response carried inside it (per partition or per group)."""
         if n:
             self.errors[kind] += n
+            self.errors_total[kind] += n
 
     async def close(self) -> None:
         """Close every connection."""

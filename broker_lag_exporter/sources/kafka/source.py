@@ -95,6 +95,7 @@ class KafkaSource:
             groups=groups.result(),
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
+            errors_total=dict(conn.errors_total),
             requests=conn.requests,
             topic_configs=configs.result(),
         )

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from broker_lag_exporter.metrics.catalogue import sample_names
+from bundle import grafana
 from bundle.dashboards import DASHBOARDS
+from bundle.grafana import DEFAULT_CLUSTER_LABEL
 from bundle.promql import PROMETHEUS_GENERATED, selectors
 from bundle.render import DASHBOARD_DIR, dashboard_files
 
@@ -20,7 +22,9 @@ VALID_UNITS = {
     "ops", "reqps", "cps", "bool", "bool_yes_no", "bool_on_off", "dateTimeAsIso", "dateTimeFromNow",
 }  # fmt: skip
 PANELS_WITH_UNITS = {"stat", "singlestat", "graph", "table", "timeseries", "gauge", "bargauge"}
-BUILTIN_VARIABLES = {"__rate_interval", "__interval", "__range", "__field", "__url_time_range", "__all"}
+BUILTIN_VARIABLES = {
+    "__rate_interval", "__interval", "__range", "__field", "__data", "__url_time_range", "__all",
+}  # fmt: skip
 DATASOURCE_UIDS = {"$datasource", "${datasource}"}
 
 
@@ -158,10 +162,14 @@ def test_target_rate_interval_rule(name: str, title: str, target: Json) -> None:
 
 
 @pytest.mark.parametrize(("name", "title", "target"), TARGETS, ids=TARGET_IDS)
-@pytest.mark.parametrize("label", ["job", "instance"])
-def test_target_job_and_instance_rules(name: str, title: str, target: Json, label: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "variable"), [("job", "job"), ("instance", "instance"), (DEFAULT_CLUSTER_LABEL, "cluster")]
+)
+def test_target_job_and_instance_rules(
+    name: str, title: str, target: Json, label: str, variable: str
+) -> None:
     for selector in selectors(target["expr"]):
-        assert selector.matcher(label) == ("=~", f"${label}"), selector
+        assert selector.matcher(label) == ("=~", f"${variable}"), selector
 
 
 @pytest.mark.parametrize(("name", "title", "target"), TARGETS, ids=TARGET_IDS)
@@ -228,3 +236,165 @@ def test_the_overview_opens_with_the_broker_holding_the_lag() -> None:
     first = BOARDS["brokers-at-a-glance.json"]["panels"][0]
     assert first["gridPos"]["x"] == first["gridPos"]["y"] == 0
     assert "topk(1, kafka_broker_consumer_lag_messages" in first["targets"][0]["expr"]
+
+
+# ---- ours: what Grafana renders (each test failed on a bug the dashboards shipped with)
+
+# Grafana's FieldConfig (grafana-foundation-sdk's models.dashboard.FieldConfig): anything else is
+# silently dropped, as `defaults.defaults.mappings` was.
+FIELD_CONFIG_KEYS = {
+    "displayName", "displayNameFromDS", "description", "path", "writeable", "filterable", "unit",
+    "decimals", "min", "max", "mappings", "thresholds", "color", "links", "noValue", "custom", "fieldMinMax",
+}  # fmt: skip
+MATCHERS = {"byName", "byRegexp", "byType", "byFrameRefID", "byValue"}
+MAPPING_TYPES = {"value", "range", "regex", "special"}
+UP_PANELS = {"Up", "Pod ready", "Exporter up"}
+
+
+def _check_thresholds(thresholds: Json, where: str) -> None:
+    assert thresholds["mode"] in {"absolute", "percentage"}, where
+    values = [step["value"] for step in thresholds["steps"]]
+    assert values[0] is None, where  # the base step
+    assert values[1:] == sorted(values[1:]), where
+    assert all(isinstance(step["color"], str) for step in thresholds["steps"]), where
+
+
+def _check_field_config(config: Json, where: str) -> None:
+    assert set(config) <= FIELD_CONFIG_KEYS, (where, set(config) - FIELD_CONFIG_KEYS)
+    for mapping in config.get("mappings", []):
+        assert mapping["type"] in MAPPING_TYPES, where
+        assert isinstance(mapping["options"], dict), where
+    if "thresholds" in config:
+        _check_thresholds(config["thresholds"], where)
+    for link in config.get("links", []):
+        assert set(link) >= {"title", "url"}, where
+
+
+@pytest.mark.parametrize("name", BOARD_IDS)
+def test_field_config_has_grafanas_shape(name: str) -> None:
+    for panel in _query_panels(BOARDS[name]):
+        config = panel["fieldConfig"]
+        assert set(config) == {"defaults", "overrides"}, panel["title"]
+        _check_field_config(config["defaults"], panel["title"])
+        for override in config["overrides"]:
+            assert override["matcher"]["id"] in MATCHERS, panel["title"]
+            assert override["properties"], panel["title"]
+            for prop in override["properties"]:
+                key = prop["id"]
+                assert key in FIELD_CONFIG_KEYS or key.startswith("custom."), (panel["title"], key)
+                if key in FIELD_CONFIG_KEYS:
+                    _check_field_config({key: prop["value"]}, panel["title"])
+
+
+@pytest.mark.parametrize("name", BOARD_IDS)
+def test_every_panel_has_thresholds(name: str) -> None:
+    # Without them Grafana colors every value from 80 up red: 6 GiB of memory limit, 120 partitions.
+    for panel in _query_panels(BOARDS[name]):
+        assert "thresholds" in panel["fieldConfig"]["defaults"], panel["title"]
+
+
+@pytest.mark.parametrize("name", BOARD_IDS)
+def test_sizes_and_counts_are_never_red(name: str) -> None:
+    for panel in _query_panels(BOARDS[name]):
+        defaults = panel["fieldConfig"]["defaults"]
+        if defaults.get("unit") in {"bytes", "decbytes"}:
+            colors = {step["color"] for step in defaults.get("thresholds", {}).get("steps", [])}
+            assert "red" not in colors, panel["title"]
+
+
+def test_up_panels_show_words_and_down_is_red() -> None:
+    found = 0
+    for board in BOARDS.values():
+        for panel in _query_panels(board):
+            if panel["title"] not in UP_PANELS:
+                continue
+            found += 1
+            defaults = panel["fieldConfig"]["defaults"]
+            (mapping,) = defaults["mappings"]
+            assert mapping["options"]["0"] == {"text": "down", "color": "red", "index": 0}
+            assert defaults["thresholds"]["steps"][0]["color"] == "red"  # 0, and no data, are red
+            assert defaults["color"] == {"mode": "thresholds"}
+    assert found == len(UP_PANELS)
+
+
+@pytest.mark.parametrize("name", BOARD_IDS)
+def test_table_links_and_mappings_address_columns(name: str) -> None:
+    for panel in _query_panels(BOARDS[name]):
+        defaults = panel["fieldConfig"]["defaults"]
+        urls = [link["url"] for link in defaults.get("links", [])]
+        if panel["type"] == "table":
+            # Table-format frames carry no labels: a link reads the row's field.
+            assert not any("__field.labels" in url for url in urls), panel["title"]
+            assert all("${__data.fields." in url for url in urls), panel["title"]
+            # A value mapping in the defaults also maps the broker_id column ("0" -> "ok").
+            assert "mappings" not in defaults, panel["title"]
+        else:
+            assert not any("__data.fields" in url for url in urls), panel["title"]
+
+
+@pytest.mark.parametrize("name", BOARD_IDS)
+def test_ratio_columns_of_tables_are_percent(name: str) -> None:
+    for panel in _query_panels(BOARDS[name]):
+        if panel["type"] != "table":
+            continue
+        renames = next(
+            t["options"]["renameByName"] for t in panel["transformations"] if t["id"] == "organize"
+        )
+        units = {
+            o["matcher"]["options"]: p["value"]
+            for o in panel["fieldConfig"]["overrides"]
+            if o["matcher"]["id"] == "byName"
+            for p in o["properties"]
+            if p["id"] == "unit"
+        }
+        for target in panel["targets"]:
+            if any((s.name or "").endswith("_ratio") for s in selectors(target["expr"])):
+                column = renames.get(f"Value #{target['refId']}", "Value")
+                assert units.get(column) == "percentunit", (panel["title"], column)
+
+
+@pytest.mark.parametrize(("name", "title", "target"), TARGETS, ids=TARGET_IDS)
+def test_top_n_shows_at_most_n_series(name: str, title: str, target: Json) -> None:
+    # On a range query topk ranks each step on its own: over an hour "top 10" draws dozens of series.
+    if re.search(r"\b(topk|bottomk)\s*\(", target["expr"]) and not target.get("instant"):
+        assert "@ end()" in target["expr"], target["expr"]
+
+
+@pytest.mark.parametrize(("name", "title", "target"), TARGETS, ids=TARGET_IDS)
+def test_per_broker_and_group_sums_keep_the_cluster(name: str, title: str, target: Json) -> None:
+    for labels in re.findall(r"\bby \(([^)]*)\)", target["expr"]):
+        names = {label.strip() for label in labels.split(",")}
+        if names & {"broker_id", "group", "pod"}:
+            assert DEFAULT_CLUSTER_LABEL in names, target["expr"]
+
+
+@pytest.mark.parametrize("name", BOARD_IDS)
+def test_cluster_variable_reads_the_target_label(name: str) -> None:
+    variable = _variables(BOARDS[name])["cluster"]
+    assert variable["query"] == f"label_values(broker_lag_exporter_build_info, {DEFAULT_CLUSTER_LABEL})"
+    assert variable["allValue"] == ".*"  # series without the label still match "All"
+
+
+def test_cluster_label_is_configurable() -> None:
+    grafana.set_cluster_label("kafka_cluster")
+    try:
+        board = DASHBOARDS["brokers-at-a-glance.json"]()
+    finally:
+        grafana.set_cluster_label(DEFAULT_CLUSTER_LABEL)
+    text = json.dumps(board)
+    assert 'kafka_cluster=~\\"$cluster\\"' in text
+    assert "by (kafka_cluster, broker_id)" in text
+    assert not re.search(rf"(?<!\w){DEFAULT_CLUSTER_LABEL}=~", text)
+    with pytest.raises(ValueError, match="label name"):
+        grafana.set_cluster_label("kafka-cluster")
+
+
+def test_exporter_health_shows_the_exporters_own_memory_and_cpu() -> None:
+    exprs = " ".join(t["expr"] for t in _targets_of(BOARDS["exporter-health.json"]))
+    assert "process_resident_memory_bytes{" in exprs
+    assert "rate(process_cpu_seconds_total{" in exprs
+
+
+def _targets_of(board: Json) -> Iterator[Json]:
+    for panel in _query_panels(board):
+        yield from panel["targets"]

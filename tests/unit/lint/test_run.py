@@ -95,3 +95,91 @@ def test_unreadable_input_exits_two(capsys, name, message):
     assert code == 2
     assert out == ""
     assert message in err
+
+
+# Brokers recognised by image, env or command, not only by the label selectors; each file is shaped
+# like what one way of running Kafka on Kubernetes produces.
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "plain_statefulset.yaml",
+            {
+                ("StatefulSet streaming/kafka-broker", check)
+                for check in (
+                    "log_dir_ephemeral",
+                    "no_memory_limit",
+                    "no_pod_anti_affinity",
+                    "no_zone_spread",
+                    "no_pdb",
+                )
+            },
+        ),
+        (
+            "bitnami.yaml",
+            {
+                ("StatefulSet kafka/kafka-controller", "no_pod_anti_affinity"),
+                ("StatefulSet kafka/kafka-controller", "no_zone_spread"),
+            },
+        ),
+        ("confluent.yaml", {("Kafka confluent/kafka", "no_zone_spread")}),
+        ("strimzi.yaml", {("KafkaNodePool kafka/scratch", "log_dir_ephemeral")}),
+    ],
+    ids=["plain-statefulset", "bitnami-chart", "confluent-for-kubernetes", "strimzi"],
+)
+def test_brokers_found_without_selectors(capsys, name, expected):
+    # Selectors that match nothing in these files: recognition must not hinge on them.
+    code, found, report = firing(capsys, MANIFESTS / name, "--kube-broker-selectors", "app=nothing")
+    assert code == 1
+    assert found == expected
+    checked = {p["object"] for p in report["passed"]}
+    brokers = {"KafkaNodePool kafka/brokers"} if name == "strimzi.yaml" else set()
+    assert checked == {obj for obj, _ in expected} | brokers  # every broker's other checks ran
+
+
+def test_issue_example_with_default_settings(capsys):
+    code, out, _ = run(capsys, MANIFESTS / "plain_statefulset.yaml")
+    assert code == 1
+    assert out.rstrip().endswith("5 finding(s) in 1 object(s); 6 check(s) over 1 object(s)")
+
+
+def test_provisioning_job_with_broker_image_is_not_a_broker(capsys):
+    _, _, report = firing(capsys, MANIFESTS / "bitnami.yaml")
+    objects = {r["object"] for r in report["findings"] + report["passed"]}
+    assert "Job kafka/kafka-provisioning" not in objects
+
+
+def test_nothing_checked_is_not_clean(capsys):
+    code, out, _ = run(capsys, MANIFESTS / "nothing.yaml")
+    assert code == 3
+    assert "nothing checked" in out
+    assert "no Kafka broker, consumer or ScaledObject found" in out
+    assert "no findings" not in out
+
+
+def test_nothing_checked_accepted_with_flag(capsys):
+    code, out, _ = run(capsys, "--allow-empty", MANIFESTS / "nothing.yaml")
+    assert code == 0
+    assert "nothing checked" in out
+
+
+def test_nothing_checked_json(capsys):
+    code, _, report = firing(capsys, MANIFESTS / "nothing.yaml")
+    assert code == 3
+    assert report["findings"] == report["passed"] == []
+    assert report["unchecked_files"] == [str(MANIFESTS / "nothing.yaml")]
+
+
+def test_file_with_nothing_checkable_is_named_among_others(capsys):
+    code, out, _ = run(capsys, MANIFESTS / "safe.yaml", MANIFESTS / "nothing.yaml")
+    assert code == 0
+    assert f"nothing checked in {MANIFESTS / 'nothing.yaml'}" in out
+
+
+def test_disabled_checks_are_skipped(capsys):
+    _, found, report = firing(
+        capsys, MANIFESTS / "plain_statefulset.yaml", "--risk-disable-checks", "no_pdb,no_zone_spread"
+    )
+    checked = {r["check"] for r in report["findings"] + report["passed"]}
+    assert not checked & {"no_pdb", "no_zone_spread"}
+    assert ("StatefulSet streaming/kafka-broker", "log_dir_ephemeral") in found

@@ -12,11 +12,45 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from broker_lag_exporter.app import build_registry
 from broker_lag_exporter.config.settings import load_settings
-from broker_lag_exporter.metrics.catalogue import BY_NAME, METRICS
+from broker_lag_exporter.metrics.catalogue import (
+    BY_NAME,
+    METRICS,
+    REMOVED,
+    RUNTIME_PREFIXES,
+    RUNTIME_SAMPLES,
+    sample_names,
+)
 from broker_lag_exporter.model.kafka import NO_LEADER, Broker, Group, KafkaSnapshot, Member, Partition
 from broker_lag_exporter.store import Store
 
 GOLDEN = Path(__file__).parent / "golden" / "exposition.prom"
+# kafka_exporter's metric names (namespace "kafka"); Strimzi deploys it next to us into one Prometheus.
+KAFKA_EXPORTER = frozenset(
+    {
+        "kafka_brokers",
+        "kafka_broker_info",
+        "kafka_topic_partitions",
+        "kafka_topic_partition_current_offset",
+        "kafka_topic_partition_oldest_offset",
+        "kafka_topic_partition_in_sync_replica",
+        "kafka_topic_partition_leader",
+        "kafka_topic_partition_leader_is_preferred",
+        "kafka_topic_partition_replicas",
+        "kafka_topic_partition_under_replicated_partition",
+        "kafka_consumergroup_current_offset",
+        "kafka_consumergroup_current_offset_sum",
+        "kafka_consumergroup_lag",
+        "kafka_consumergroup_lag_sum",
+        "kafka_consumergroup_lag_zookeeper",
+        "kafka_consumergroup_members",
+    }
+)
+
+
+def own_families(text: str) -> str:
+    """Drop prometheus_client's process and Python families: their values change on every run."""
+    blocks = text.split("# HELP ")
+    return "# HELP ".join(b for b in blocks if not b.startswith(RUNTIME_PREFIXES))
 
 
 def snapshot() -> KafkaSnapshot:
@@ -45,6 +79,7 @@ def snapshot() -> KafkaSnapshot:
         groups=groups,
         known_brokers=frozenset({0, 1, 2}),
         errors={"list_offsets": 1},
+        errors_total={"list_offsets": 5},
         requests=7,
     )
 
@@ -58,7 +93,7 @@ def registry(granularity: str = "partition") -> CollectorRegistry:
 
 
 def test_matches_golden_file():
-    text = generate_latest(registry()).decode()
+    text = own_families(generate_latest(registry()).decode())
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text(), "run with UPDATE_GOLDEN=1 after an intended change"
@@ -84,6 +119,8 @@ def test_values_per_broker():
 def test_every_family_is_in_the_catalogue_with_its_labels():
     for text in (generate_latest(registry()).decode(), generate_openmetrics(registry()).decode()):
         for family in text_string_to_metric_families(text):
+            if family.name.startswith(RUNTIME_PREFIXES):
+                continue
             name = family.name + ("_info" if family.type == "info" else "")
             name += "_total" if family.type == "counter" else ""
             spec = BY_NAME.get(name) or BY_NAME[family.name]
@@ -104,6 +141,42 @@ def test_catalogue_names_follow_conventions():
         assert spec.name.endswith("_info") == (spec.kind == "info"), spec.name
         assert not {"cluster", "env"} & set(spec.labels)
         assert spec.help.endswith(".")
+        # A count of events between scrapes is lost as a last-poll gauge: errors are counters.
+        assert "_errors" not in spec.name or spec.kind == "counter", spec.name
+        assert not spec.name.startswith(RUNTIME_PREFIXES), spec.name
+
+
+def test_no_name_collides_with_kafka_exporter():
+    assert not {spec.name for spec in METRICS} & KAFKA_EXPORTER
+
+
+def test_removed_names_are_gone_and_point_to_their_replacement():
+    for old, (replacement, _) in REMOVED.items():
+        assert old not in BY_NAME
+        assert replacement in BY_NAME, old
+
+
+def test_runtime_collectors_are_registered():
+    reg = registry()
+    assert (reg.get_sample_value("process_resident_memory_bytes") or 0) > 0
+    assert reg.get_sample_value("process_cpu_seconds_total") is not None
+    assert reg.get_sample_value("python_gc_objects_collected_total", {"generation": "0"}) is not None
+    assert any(f.name == "python_info" for f in reg.collect())
+    # The runtime names dashboards may use are really emitted.
+    emitted = {s.name for f in reg.collect() for s in f.samples}
+    assert emitted >= RUNTIME_SAMPLES
+    assert sample_names() >= RUNTIME_SAMPLES
+
+
+def test_request_errors_are_a_counter_of_the_whole_run():
+    reg = registry()
+    assert (
+        reg.get_sample_value("broker_lag_exporter_kafka_request_errors_total", {"request": "list_offsets"})
+        == 5
+    )
+    assert (
+        reg.get_sample_value("broker_lag_exporter_kafka_request_errors", {"request": "list_offsets"}) is None
+    )
 
 
 @pytest.mark.prometheus

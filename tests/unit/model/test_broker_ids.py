@@ -8,8 +8,9 @@ from broker_lag_exporter.model.broker_ids import (
     is_broker_pod,
     map_brokers,
     parse_id_rule,
+    recognise_broker,
 )
-from broker_lag_exporter.model.kube import Pod, PodStatus
+from broker_lag_exporter.model.kube import Container, Pod, PodSpec, PodStatus, Workload
 from broker_lag_exporter.model.kube_parse import parse_selector_string
 from broker_lag_exporter.sources.kubernetes.restarts import RestartHistory
 
@@ -94,6 +95,86 @@ def test_is_broker_pod_any_selector():
     assert is_broker_pod(pod("a", {"app": "kafka"}), selectors)
     assert is_broker_pod(pod("b", STRIMZI), selectors)
     assert not is_broker_pod(pod("c", {"app": "zookeeper"}), selectors)
+
+
+def running(image="", env=(), args=(), labels=None, owner="StatefulSet", literal=None):
+    container = Container("kafka", image=image, env=literal or {}, env_names=frozenset(env), args=tuple(args))
+    return Pod(
+        "kafka", "b-0", labels=labels or {}, owner=Workload(owner, "b"), spec=PodSpec(containers=(container,))
+    )
+
+
+@pytest.mark.parametrize(
+    ("p", "evidence"),
+    [
+        (running(labels={"app": "kafka"}), "label app=kafka"),
+        (running("apache/kafka:3.9.1"), "image apache/kafka"),
+        (running("docker.io/apache/kafka-native:4.1.0"), "image apache/kafka-native"),
+        (running("docker.io/bitnami/kafka:3.9.0-debian-12-r4"), "image bitnami/kafka"),
+        (running("confluentinc/cp-kafka:7.9.0"), "image confluentinc/cp-kafka"),
+        (
+            running("registry.example.com:5000/confluentinc/cp-server@sha256:abc"),
+            "image confluentinc/cp-server",
+        ),
+        (running("quay.io/strimzi/kafka:0.45.0-kafka-3.9.0"), "image strimzi/kafka"),
+        (running("example/app:1", env=["KAFKA_NODE_ID"]), "env KAFKA_NODE_ID"),
+        (running("example/app:1", env=["KAFKA_BROKER_ID"]), "env KAFKA_BROKER_ID"),
+        (running("example/app:1", env=["KAFKA_CFG_PROCESS_ROLES"]), "env KAFKA_CFG_PROCESS_ROLES"),
+        (
+            running(
+                "eclipse-temurin:21",
+                args=["/opt/kafka/bin/kafka-server-start.sh", "/etc/kafka/server.properties"],
+            ),
+            "command kafka-server-start",
+        ),
+        (
+            running("eclipse-temurin:21", args=["java", "-cp", "libs/*", "kafka.Kafka", "server.properties"]),
+            "command kafka.Kafka",
+        ),
+        (running("confluentinc/cp-kafka-connect:7.9.0"), None),
+        (running("confluentinc/cp-kafka-rest:7.9.0"), None),
+        (running("example/kafka:1"), None),
+        (running("orders:1", env=["KAFKA_BOOTSTRAP_SERVERS"]), None),
+        # Kafka's tools ship in the broker images: a Job or a topic script is no broker.
+        (running("bitnami/kafka:3.9", labels={"app": "kafka"}, owner="Job"), None),
+        (running("bitnami/kafka:3.9", args=["/bin/bash", "-ec", "kafka-topics.sh --create --topic a"]), None),
+        (running("quay.io/strimzi/kafka:0.45.0-kafka-3.9.0", args=["/opt/kafka/kafka_connect_run.sh"]), None),
+        # A controller-only KRaft node leads no partitions.
+        (
+            running(
+                "apache/kafka:4.1.0",
+                env=["KAFKA_PROCESS_ROLES"],
+                literal={"KAFKA_PROCESS_ROLES": "controller"},
+            ),
+            None,
+        ),
+    ],
+    ids=[
+        "label",
+        "apache",
+        "apache-native",
+        "bitnami",
+        "cp-kafka",
+        "cp-server-digest-registry-port",
+        "strimzi",
+        "env-node-id",
+        "env-broker-id",
+        "env-bitnami-roles",
+        "command-script",
+        "command-class",
+        "connect-image",
+        "rest-proxy-image",
+        "other-kafka-repo",
+        "client-env",
+        "job",
+        "topic-script",
+        "strimzi-connect",
+        "controller-only",
+    ],
+)
+def test_recognise_broker(p, evidence):
+    selectors = [parse_selector_string("app=kafka")]
+    assert recognise_broker(p, selectors) == evidence
 
 
 def test_map_brokers_reports_unmapped_and_duplicates():

@@ -61,7 +61,7 @@ def test_firing_checks_are_shown_with_their_fix():
     assert "Fix: run a preferred leader election" in checks[0].text
     listed = doc.find("section")[0]
     assert listed.attrs["id"] == "findings"
-    assert [c.attrs["data-check"] for c in listed.find("div", "finding")] == ["no_pdb", "too_few_brokers"]
+    assert [c.attrs["data-check"] for c in listed.find("div", "finding")] == ["too_few_brokers", "no_pdb"]
 
 
 def test_pod_and_off_heap_columns_only_where_their_sources_are_on():

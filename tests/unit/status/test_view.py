@@ -64,7 +64,8 @@ def test_firing_broker_findings_sit_on_their_broker_with_the_catalogue_fix():
 
 def test_cluster_findings_and_findings_of_unlisted_brokers_are_listed_apart():
     v = view()
-    assert [(f.check, f.subject) for f in v.findings] == [("no_pdb", "7"), ("too_few_brokers", "")]
+    # Severity first: too_few_brokers is a warning, no_pdb a static (info) finding.
+    assert [(f.check, f.subject) for f in v.findings] == [("too_few_brokers", ""), ("no_pdb", "7")]
 
 
 def test_findings_are_ordered_by_severity_first():
