@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-python demo test lint unit docs bench clean
+.PHONY: setup setup-python demo test test-compat lint unit docs bench clean
 
 setup-python:
 	@scripts/setup-python.sh $(VENV)
@@ -30,6 +30,10 @@ unit: setup-python
 
 test: setup lint
 	$(PY) -m pytest -q
+
+# Long: the oracle tests against every Kafka release in scripts/test-compat.sh (not in `make test`).
+test-compat: setup-python
+	@scripts/test-compat.sh
 
 docs: setup-python
 	$(PY) -m bundle

@@ -32,6 +32,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -161,7 +162,9 @@ class _Node:
 
 
 def kafka_version() -> str:
-    """Return the Kafka version pinned in ``harness/maven/pom.xml``."""
+    """Return the Kafka version under test: ``BLE_KAFKA_VERSION`` (`make test-compat`), else the pom's."""
+    if override := os.environ.get("BLE_KAFKA_VERSION"):
+        return override
     match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
     if match is None:
         raise KafkaHarnessError(f"no <kafka.version> in {POM}")
@@ -183,6 +186,33 @@ def kafka_home() -> Path:
 
 def _classpath(home: Path) -> str:
     return str(home / "lib" / "*")
+
+
+# Tools that moved between the releases the compatibility run covers: newest name -> older name.
+_MOVED = {
+    "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand": "kafka.admin.ConsumerGroupCommand",
+    "org.apache.kafka.tools.consumer.ConsoleConsumer": "kafka.tools.ConsoleConsumer",
+}
+
+
+@cache
+def _classes(home: Path) -> frozenset[str]:
+    """Return the class names of Kafka's own jars (broker and tools)."""
+    names: set[str] = set()
+    for jar in (*home.glob("lib/kafka_2.13-*.jar"), *home.glob("lib/kafka-tools-*.jar")):
+        with zipfile.ZipFile(jar) as archive:
+            names.update(n[:-6].replace("/", ".") for n in archive.namelist() if n.endswith(".class"))
+    return frozenset(names)
+
+
+def main_class(home: Path, name: str) -> str:
+    """Return the tool's class in this Kafka release (older releases kept some in the Scala jar)."""
+    return name if name in _classes(home) or name not in _MOVED else _MOVED[name]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """Return ``3.9.1`` as ``(3, 9, 1)``."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
 # ---------------------------------------------------------------- processes
@@ -320,6 +350,11 @@ class KafkaCluster(Service):
             "broker.heartbeat.interval.ms": "500",
             "broker.session.timeout.ms": "4000",
         }
+        if version_tuple(kafka_version()) < (4, 0):
+            # KIP-848 groups were early access before 4.0: switched on explicitly.
+            props["group.coordinator.rebalance.protocols"] = "classic,consumer"
+            if version_tuple(kafka_version()) < (3, 8):
+                props["group.coordinator.new.enable"] = "true"
         props.update(overrides)
         return props
 
@@ -372,14 +407,14 @@ class KafkaCluster(Service):
         if failures:
             raise KafkaHarnessError("StorageTool format failed:\n" + "\n".join(failures))
 
-    def _java(self, jvm_opts: Sequence[str], main_class: str, *args: str) -> list[str]:
+    def _java(self, jvm_opts: Sequence[str], tool: str, *args: str) -> list[str]:
         return [
             "java",
             *jvm_opts,
             f"-Dlog4j2.configurationFile={self._tools_log4j}",
             "-cp",
             _classpath(self.home),
-            main_class,
+            main_class(self.home, tool),
             *args,
         ]
 
