@@ -28,6 +28,14 @@ import yaml
 from broker_lag_exporter.config.sections import KubeOptions, RiskOptions
 from broker_lag_exporter.config.settings import ConfigError, LintSettings, load
 from broker_lag_exporter.lint.manifests import STRIMZI_DATA
+from broker_lag_exporter.model.broker_ids import (
+    BROKER_COMMANDS,
+    BROKER_ENV,
+    BROKER_IMAGES,
+    NOT_BROKER_LABELS,
+    NOT_BROKER_OWNERS,
+    TOOL_COMMANDS,
+)
 from broker_lag_exporter.model.kube import HOSTNAME_LABEL, ZONE_LABEL, Requirement, Selector
 from broker_lag_exporter.model.kube_parse import KAFKA_TRIGGER_TYPES, parse_selector_string
 from broker_lag_exporter.risk.checks import (
@@ -210,7 +218,12 @@ class Cel:
         )
 
     def broker(self) -> str:
-        """Return whether the object declares brokers as `lint` finds them (its selectors on pod labels)."""
+        """Return whether the object declares brokers as `lint` recognises them (model/broker_ids.py).
+
+        By its pod labels (the broker selectors), else by a container running a broker image,
+        setting a broker-only variable or starting the broker; never a Job, a Kafka tool, a
+        controller-only node or a Strimzi controller-only pool.
+        """
         o = "dyn(object)"
         labels = (
             f"request.kind.kind == 'Pod' ? (has({o}.metadata.labels) ? {o}.metadata.labels : {{}})"
@@ -218,6 +231,9 @@ class Cel:
         )
         selectors = [parse_selector_string(s) for s in self.kube.kube_broker_selectors]
         matched = "\n    || ".join(selector_cel(s, "l") for s in selectors) or "false"
+        excluded = " || ".join(
+            f"({lit(k)} in l && l[{lit(k)}] == {lit(v)})" for k, v in NOT_BROKER_LABELS.items()
+        )
         owned = (
             f"request.kind.kind in {lits(OWNED_SKIPPED)} && has({o}.metadata.ownerReferences)"
             f" && {o}.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)"
@@ -228,9 +244,39 @@ class Cel:
             f" ? {has_path(o, 'spec.kafka.replicas')} && has({o}.spec.kafka.storage)\n"
             f": request.kind.kind == 'KafkaNodePool' ? has({o}.spec)"
             f" && (!has({o}.spec.roles) || {o}.spec.roles.size() == 0 || 'broker' in {o}.spec.roles)\n"
-            f": !({owned})\n"
-            f"  && [{labels}].exists(l,\n    {matched})"
+            f": !({owned}) && !(request.kind.kind in {lits(sorted(NOT_BROKER_OWNERS))})\n"
+            f"  && [{labels}].exists(l, !({excluded})"
+            f" && (\n    {matched}\n    || {self._broker_container()}))"
         )
+
+    def _broker_container(self) -> str:
+        """Return whether a container of the object is a broker by image, variable or command."""
+        o = "dyn(object)"
+        containers = (
+            f"(request.kind.kind == 'Pod' ? ({has_path(o, 'spec.containers')} ? {o}.spec.containers : [])"
+            f" : ({has_path(o, 'spec.template.spec.containers')} ? {o}.spec.template.spec.containers : []))"
+        )
+        command = "((has(c.command) ? c.command : []) + (has(c.args) ? c.args : [])).join(' ')"
+        # image_repository(): an optional registry (a first part with '.' or ':', or localhost),
+        # an optional library/, the repository, then a tag and a digest.
+        repositories = "|".join(sorted(BROKER_IMAGES))
+        image = lit(f"^(?:[^/]*[.:][^/]*/|localhost/)?(?:library/)?(?:{repositories})(?::[^/@]*)?(?:@.*)?$")
+        names = sorted({v for n in BROKER_ENV for v in (n, n.replace("KAFKA_", "KAFKA_CFG_", 1))})
+        roles = " : ".join(
+            f"c.env.exists(e, e.name == {lit(n)} && has(e.value))"
+            f" ? c.env.filter(e, e.name == {lit(n)} && has(e.value))[0].value"
+            for n in ("KAFKA_PROCESS_ROLES", "KAFKA_CFG_PROCESS_ROLES")
+        )
+        controller_only = (
+            "(has(c.env) && " + let(f"{roles} : ''", "r", "r != '' && !r.contains('broker')") + ")"
+        )
+        evidence = (
+            f"!{lits(TOOL_COMMANDS)}.exists(t, cmd.contains(t)) && !{controller_only}"
+            f" && ((has(c.image) && c.image.matches({image}))"
+            f" || (has(c.env) && c.env.exists(e, e.name in {lits(names)}))"
+            f" || {lits(BROKER_COMMANDS)}.exists(b, cmd.contains(b)))"
+        )
+        return f"{containers}.exists(c, {let(command, 'cmd', evidence)})"
 
     def kafka_triggers(self) -> str:
         """Return whether a ScaledObject has a Kafka trigger."""

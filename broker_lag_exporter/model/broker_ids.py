@@ -40,6 +40,8 @@ TOOL_COMMANDS = (
     "mirror-maker",
 )
 NOT_BROKER_OWNERS = frozenset({"Job", "CronJob"})
+# Strimzi marks the pods of controller-only node pools; they run the broker image.
+NOT_BROKER_LABELS = {"strimzi.io/broker-role": "false"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ def recognise_broker(pod: Pod, selectors: Sequence[Selector]) -> str | None:
     itself. Jobs, tool scripts and controller-only KRaft nodes are never brokers.
     """
     if pod.owner is not None and pod.owner.kind in NOT_BROKER_OWNERS:
+        return None
+    if any(pod.labels.get(k) == v for k, v in NOT_BROKER_LABELS.items()):
         return None
     for selector in selectors:
         if selector.matches(pod.labels):

@@ -525,10 +525,10 @@ CASES = [
     case(
         "daemonset-no-limit", workload("DaemonSet", "ds", changed(hardened(), kafka_resources=None), APP), MEM
     ),
+    # Kafka's tools ship in the broker images: a Job is never a broker, whatever its labels.
     case(
         "job-emptydir",
         workload("Job", "job", changed(hardened(), volumes=[{"name": "data", "emptyDir": {}}]), APP),
-        LOG,
     ),
     case(
         "pod-strimzi-labels-risky",
@@ -558,8 +558,58 @@ CASES = [
         "pod-strimzi-controller-only",
         pod("controller", RISKY, {"strimzi.io/component-type": "kafka", "strimzi.io/broker-role": "false"}),
     ),
-    case("sts-not-a-broker", statefulset("web", RISKY, labels={"app": "web"})),
-    case("pod-not-a-broker", pod("web", RISKY, {"app.kubernetes.io/name": "web"})),
+    case(
+        "sts-not-a-broker",
+        statefulset("web", changed(RISKY, kafka_image="nginx:1.27"), labels={"app": "web"}),
+    ),
+    case(
+        "pod-not-a-broker",
+        pod("web", changed(RISKY, kafka_image="nginx:1.27"), {"app.kubernetes.io/name": "web"}),
+    ),
+    # Brokers whatever their labels: by image, by a broker-only variable, by the command they run.
+    case("sts-broker-by-image", statefulset("brokers", RISKY, labels={"app": "kafka-broker"}), *POD_CHECKS),
+    case(
+        "pod-broker-by-env",
+        pod(
+            "env-broker",
+            changed(
+                RISKY,
+                kafka_image="eclipse-temurin:21",
+                kafka_env=[*RISKY["containers"][0]["env"], {"name": "KAFKA_NODE_ID", "value": "1"}],
+            ),
+            {"app": "custom"},
+        ),
+        *POD_CHECKS,
+    ),
+    case(
+        "pod-broker-by-command",
+        pod(
+            "cmd-broker",
+            changed(
+                RISKY,
+                kafka_image="eclipse-temurin:21",
+                kafka_command=["/opt/kafka/bin/kafka-server-start.sh", "/etc/kafka/server.properties"],
+            ),
+            {"app": "custom"},
+        ),
+        *POD_CHECKS,
+    ),
+    case(
+        "pod-kafka-tool-not-a-broker",
+        pod(
+            "topics",
+            changed(RISKY, kafka_command=["/bin/bash", "-ec", "kafka-topics.sh --create --topic a"]),
+            {"app": "tools"},
+        ),
+    ),
+    case(
+        "pod-controller-only-not-a-broker",
+        pod(
+            "kraft-controller",
+            changed(RISKY, kafka_env=[{"name": "KAFKA_PROCESS_ROLES", "value": "controller"}]),
+            {"app": "kraft"},
+        ),
+    ),
     # Strimzi.
     case(
         "kafka-ephemeral",
@@ -1027,9 +1077,10 @@ def _custom(doc: Doc) -> Doc:
 
 
 ROLE = {"role": "broker"}
+# A custom image: only the custom selectors make this pod a broker.
 SERVER = {
     "name": "server",
-    "image": IMAGE,
+    "image": "example.com/streaming/server:7",
     "env": [{"name": "LOG_DIRS", "value": "/data/logs"}, {"name": "KAFKA_OFFHEAP", "value": " Yes"}],
     "volumeMounts": [{"name": "data", "mountPath": "/data"}],
 }
@@ -1041,7 +1092,10 @@ CUSTOM_CASES = [
                 "custom-risky",
                 changed(
                     hardened(ROLE),
-                    containers=[hardened()["containers"][0], SERVER],
+                    containers=[
+                        changed(hardened(), kafka_image="example.com/sidecar:1")["containers"][0],
+                        SERVER,
+                    ],
                     volumes=[{"name": "data", "emptyDir": {}}],
                 ),
                 labels=ROLE,
@@ -1065,7 +1119,11 @@ CUSTOM_CASES = [
         ),
         MEM,
     ),
-    case("custom-default-selector-is-no-broker", _custom(statefulset("custom-app-kafka", RISKY))),
+    # Labelled as the default selectors want, but no broker image, variable or command.
+    case(
+        "custom-default-selector-is-no-broker",
+        _custom(statefulset("custom-app-kafka", changed(RISKY, kafka_image="nginx:1.27"))),
+    ),
     case(
         "custom-critical-group-regex",
         _custom(scaled("payments", [kafka_trigger(consumerGroup="payments-eu", lagThreshold="30")], 1)),

@@ -147,6 +147,13 @@ def running(image="", env=(), args=(), labels=None, owner="StatefulSet", literal
                 literal={"KAFKA_PROCESS_ROLES": "controller"},
             ),
             None,
+        ),  # Strimzi's controller-only pools run the broker image; their pods say so in a label.
+        (
+            running(
+                "quay.io/strimzi/kafka:0.45.0-kafka-3.9.0",
+                labels={"strimzi.io/component-type": "kafka", "strimzi.io/broker-role": "false"},
+            ),
+            None,
         ),
     ],
     ids=[
@@ -170,6 +177,7 @@ def running(image="", env=(), args=(), labels=None, owner="StatefulSet", literal
         "topic-script",
         "strimzi-connect",
         "controller-only",
+        "strimzi-controller-only",
     ],
 )
 def test_recognise_broker(p, evidence):
