@@ -72,7 +72,14 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
     pipeline = Pipeline(store, settings.export, settings.risk)
     store.subscribe(pipeline.refresh)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
+    registry.register(
+        SnapshotCollector(
+            pipeline.latest,
+            store.health,
+            per_partition=pipeline.per_partition,
+            per_topic=pipeline.per_topic,
+        )
+    )
     return registry
 
 

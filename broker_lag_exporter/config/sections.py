@@ -86,6 +86,20 @@ class KafkaOptions(Section):
         "topic's configs are re-read this often; a topic new since the last read is read on the "
         "next poll.",
     )
+    lag_seconds_budget: int = Field(
+        2000,
+        ge=0,
+        description="Record timestamps read per poll for lag in seconds (one per partition and "
+        "committed offset not read before; largest lags first). What is left out keeps its last "
+        "value; 0 turns lag in seconds off.",
+    )
+    lag_seconds_fetch_bytes: int = Field(
+        16384,
+        ge=1024,
+        le=1048576,
+        description="Per-partition byte limit of the Fetch requests that read those timestamps; "
+        "a record batch larger than this is read again with a larger limit.",
+    )
     describe_configs_batch: int = Field(
         1000,
         ge=1,
@@ -153,10 +167,14 @@ class ExportOptions(Section):
         "such as `__consumer_offsets` count in leadership because they are real load.",
     )
     topic_deny: Regex = Field("", description="Skip topics fully matching this regex (empty: none).")
-    granularity: Literal["group", "partition"] = Field(
-        "group",
-        description="`partition` adds `kafka_partition_lag_messages{group,topic,partition,broker_id}`: "
-        "one series per group and partition, so only for small clusters.",
+    granularity: Literal["group", "topic", "partition"] = Field(
+        "topic",
+        description="`group`: per-broker and per-group series only. `topic` (default) adds "
+        "`kafka_group_topic_*{group,topic}` and `kafka_topic_*{topic}`: one series per group and "
+        "topic it consumes, plus two per topic, so a 10,000-topic cluster gets tens of thousands of "
+        "series rather than millions, and users get the per-topic lag, consumption and production "
+        "rates every other exporter shows. `partition` adds `kafka_partition_lag_*` with one series "
+        "per group and partition: only for small clusters.",
     )
     shard_index: int = Field(
         0,

@@ -73,6 +73,22 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordTime:
+    """When the oldest record a group had not consumed on one partition was written.
+
+    `offset` is the committed offset it was read for: older than the group's
+    current one when this poll's read budget left it out (a carried value,
+    which can only overstate the lag because committed offsets move forward).
+    """
+
+    timestamp_ms: int
+    offset: int
+
+
+GroupPartition: TypeAlias = tuple[str, TopicPartition]
+
+
+@dataclass(frozen=True, slots=True)
 class KafkaSnapshot:
     """Everything the kafka source learnt in one poll.
 
@@ -80,6 +96,10 @@ class KafkaSnapshot:
     seen live recently: the ones that must be exported even when down.
     `errors` counts failed requests of this poll by kind. `topic_configs` holds
     the configs the risk checks read, per topic (absent: DescribeConfigs failed).
+    `taken_at` is the Unix time the committed offsets were read: the "now" of
+    lag in seconds. `record_times` holds, per lagging group x partition, the
+    timestamp of its oldest unconsumed record; `record_time_errors` why one
+    could not be read (e.g. `not_authorized`).
     """
 
     brokers: Mapping[BrokerId, Broker]
@@ -91,3 +111,6 @@ class KafkaSnapshot:
     errors: Mapping[str, int] = field(default_factory=dict)
     requests: int = 0
     topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    taken_at: float = 0.0
+    record_times: Mapping[GroupPartition, RecordTime] = field(default_factory=dict)
+    record_time_errors: Mapping[GroupPartition, str] = field(default_factory=dict)
