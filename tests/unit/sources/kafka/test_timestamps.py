@@ -150,7 +150,9 @@ def test_requests_one_per_leader_and_layer():
     keys = [(("t", 0), 5), (("t", 0), 9), (("t", 0), 12), (("t", 1), 3), (("t", 2), 1)]
     pending = {k: _Position(k[1], 1024) for k in keys}
     requests = _requests(partitions, pending)
-    shapes = sorted((leader, sorted((tp, key[1]) for tp, (key, _) in layer.items())) for leader, layer in requests)
+    shapes = sorted(
+        (leader, sorted((tp, key[1]) for tp, (key, _) in layer.items())) for leader, layer in requests
+    )
     # Three groups at different offsets of t-0 take three requests; a leaderless partition none.
     assert shapes == [
         (1, [(("t", 0), 5)]),
