@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.protocol.offset import OffsetRequest
 from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
 from aiokafka.record.memory_records import MemoryRecords
 
@@ -29,6 +30,7 @@ from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestErr
 
 READ_COMMITTED = 1  # aborted transactions come with the answer and records past the LSO are held back
 OFFSET_OUT_OF_RANGE = 1
+EARLIEST = -2
 TOPIC_AUTHORIZATION_FAILED = 29
 MAX_PASSES = 4  # follow-ups within one poll: offsets below log start, skipped or oversized batches
 MAX_FETCH_BYTES = 1024 * 1024
@@ -127,8 +129,9 @@ def partition_outcome(
     """
     if error == TOPIC_AUTHORIZATION_FAILED:
         return Unreadable("not_authorized")
-    if error == OFFSET_OUT_OF_RANGE and 0 <= offset < log_start:
-        return Retry(log_start, cacheable=False)
+    if error == OFFSET_OUT_OF_RANGE:
+        # Brokers leave the log start out (-1) of error answers: then ask ListOffsets.
+        return Retry(log_start, cacheable=False) if offset < log_start else Unreadable("out_of_range")
     if error:
         return Unreadable("error")
     outcome = first_record(records, offset, aborted or ())
@@ -202,7 +205,16 @@ class RecordTimes:
             async with asyncio.TaskGroup() as tg:
                 for leader, layer in _requests(partitions, pending):
                     tg.create_task(self._send(conn, leader, layer, outcomes))
-            pending = self._follow_up(pending, outcomes, found, denied)
+            gone = [
+                k for k, o in outcomes.items() if isinstance(o, Unreadable) and o.reason == "out_of_range"
+            ]
+            starts = await _log_starts(conn, partitions, {k[0] for k in gone}) if gone else {}
+            again = self._follow_up(pending, outcomes, found, denied)
+            for key in gone:
+                start = starts.get(key[0], -1)
+                if start > pending[key].offset:
+                    again[key] = _Position(start, self._fetch_bytes, cacheable=False)
+            pending = again
         return found, denied
 
     @staticmethod
@@ -267,6 +279,33 @@ class RecordTimes:
                 if isinstance(outcome, Unreadable) and outcome.reason == "error":
                     conn.count_error("fetch")
                 into[key] = outcome
+
+
+async def _log_starts(
+    conn: KafkaConnection, partitions: Mapping[TopicPartition, Partition], tps: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Return the log start offset of each partition (ListOffsets EARLIEST, one request per leader)."""
+    by_leader: defaultdict[BrokerId, defaultdict[str, list[tuple[int, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for topic, index in tps:
+        by_leader[partitions[topic, index].leader][topic].append((index, EARLIEST))
+    starts: dict[TopicPartition, int] = {}
+
+    async def one(leader: BrokerId, by_topic: Mapping[str, list[tuple[int, int]]]) -> None:
+        try:
+            response = await conn.send(leader, OffsetRequest(-1, 0, list(by_topic.items())), "list_offsets")
+        except RequestError:
+            return
+        for topic, answers in response.topics:
+            for index, error, _timestamp, offset in answers:
+                if not error:
+                    starts[topic, index] = offset
+
+    async with asyncio.TaskGroup() as tg:
+        for leader, by_topic in by_leader.items():
+            tg.create_task(one(leader, by_topic))
+    return starts
 
 
 def _lagging(

@@ -123,7 +123,8 @@ def test_first_record(case, records, offset, aborted, expected):
         ("found", 0, 10, 0, batch(3, [(0, 42)]), 3, Found(42)),
         # Retention deleted the committed offset's records: read the oldest still there, uncached.
         ("below-log-start", OFFSET_OUT_OF_RANGE, 100, 50, None, 20, Retry(50, cacheable=False)),
-        ("past-the-end", OFFSET_OUT_OF_RANGE, 100, 50, None, 120, Unreadable("error")),
+        # Brokers answer errors without the log start: ListOffsets finds it.
+        ("below-unknown-log-start", OFFSET_OUT_OF_RANGE, -1, -1, None, 20, Unreadable("out_of_range")),
         ("not-authorized", TOPIC_AUTHORIZATION_FAILED, -1, -1, None, 3, Unreadable("not_authorized")),
         ("other-error", 6, -1, -1, None, 3, Unreadable("error")),
         # Empty below the high watermark: the response's byte budget ran out first.
