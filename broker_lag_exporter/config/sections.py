@@ -350,6 +350,12 @@ class RiskOptions(Section):
         description="Regexes of kubelet versions to flag (`kubelet_version_denied`); ships empty: "
         "fill it from your own incident history.",
     )
+    risk_rebalances_per_hour: int = Field(
+        20,
+        ge=1,
+        description="`rebalance_storm` fires for a group with at least this many rebalances observed "
+        "in the last hour (a rolling restart of a few consumers stays below it).",
+    )
     kube_log_dir_env: CsvList = Field(
         default_factory=lambda: ["KAFKA_LOG_DIRS", "KAFKA_CFG_LOG_DIRS"],
         description="Broker env vars holding `log.dirs` (apache/kafka, Bitnami).",

@@ -41,6 +41,7 @@ class GroupRow:
     committed_partitions: int
     uncommitted_partitions: int
     lag_seconds: float | None = None
+    rebalances: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,14 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
         # Iterate the (small) assignment, never the cluster's partitions per group.
         uncommitted = [tp for tp in group.assigned if tp not in group.committed and tp in snapshot.partitions]
         group_rows.append(
-            GroupRow(group, sum(r.lag for r in lags), len(lags), len(uncommitted), group_seconds.result())
+            GroupRow(
+                group,
+                sum(r.lag for r in lags),
+                len(lags),
+                len(uncommitted),
+                group_seconds.result(),
+                snapshot.rebalances.get(group.name, 0),
+            )
         )
     brokers = _broker_rows(snapshot, broker_lag)
     return LagView(

@@ -174,6 +174,13 @@ METRICS: tuple[MetricSpec, ...] = (
         B,
     ),
     _m(
+        "kafka_group_rebalances_total",
+        "counter",
+        "Rebalances observed since the exporter first saw the group: polls in which its member set "
+        "changed or it entered a rebalancing state (a lower bound; DescribeGroups has no generation).",
+        "group",
+    ),
+    _m(
         "broker_lag_exporter_lag_seconds_partitions",
         "gauge",
         "Lagging group x partitions of the last poll by how their lag in seconds was obtained: "

@@ -99,7 +99,9 @@ class KafkaSnapshot:
     `taken_at` is the Unix time the committed offsets were read: the "now" of
     lag in seconds. `record_times` holds, per lagging group x partition, the
     timestamp of its oldest unconsumed record; `record_time_errors` why one
-    could not be read (e.g. `not_authorized`).
+    could not be read (e.g. `not_authorized`). `rebalances` counts each group's
+    rebalances since the exporter first saw it, `recent_rebalances` those of
+    the last hour (see sources/kafka/rebalances.py for what is observable).
     """
 
     brokers: Mapping[BrokerId, Broker]
@@ -114,3 +116,5 @@ class KafkaSnapshot:
     taken_at: float = 0.0
     record_times: Mapping[GroupPartition, RecordTime] = field(default_factory=dict)
     record_time_errors: Mapping[GroupPartition, str] = field(default_factory=dict)
+    rebalances: Mapping[str, int] = field(default_factory=dict)
+    recent_rebalances: Mapping[str, int] = field(default_factory=dict)

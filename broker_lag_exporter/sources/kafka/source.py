@@ -17,6 +17,7 @@ from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
 from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
+from broker_lag_exporter.sources.kafka.rebalances import Rebalances
 from broker_lag_exporter.sources.kafka.timestamps import RecordTimes
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,7 @@ class KafkaSource:
         self._conn = KafkaConnection(kafka, poll)
         self._clock = clock
         self._wall_clock = wall_clock
+        self._rebalances = Rebalances()
         self._record_times = RecordTimes(
             kafka.lag_seconds_budget, kafka.lag_seconds_fetch_bytes, poll.max_concurrent_requests
         )
@@ -96,6 +98,7 @@ class KafkaSource:
         partitions = self._remember_leaders(meta.partitions)
         end_offsets = self._remember_end_offsets(partitions, ends.result())
         times, time_errors = await self._record_times.read(conn, partitions, end_offsets, groups.result())
+        rebalances, recent = self._rebalances.observe(groups.result(), taken_at)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
             controller_id=meta.controller_id,
@@ -109,6 +112,8 @@ class KafkaSource:
             taken_at=taken_at,
             record_times=times,
             record_time_errors=time_errors,
+            rebalances=rebalances,
+            recent_rebalances=recent,
         )
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))
