@@ -5,10 +5,11 @@ for it through JoinGroup or OffsetCommit would disturb the group. What a poll
 does see is each group's member ids and state: a classic group rebalances
 whenever a member joins or leaves (each new member gets a new id), and it
 shows `PreparingRebalance`/`CompletingRebalance` while one is under way. So
-one rebalance is counted per poll in which the member set changed or the
-group entered a rebalancing state. That is a lower bound: a member that
-leaves and comes back within one poll interval counts once, and a rebalance
-started and finished between polls with the same members is missed.
+one rebalance is counted when a poll finds the group rebalancing, or with a
+different member set, after a poll that found it settled. That is a lower
+bound: a member that leaves and comes back within one poll interval counts
+once, and a rebalance started and finished between polls with the same
+members is missed.
 """
 
 from collections import deque
@@ -37,10 +38,14 @@ def seen(group: Group) -> Seen | None:
 
 
 def rebalanced(before: Seen | None, now: Seen | None) -> bool:
-    """Return whether a rebalance happened between two polls (never on the first sighting)."""
-    if before is None or now is None:
+    """Return whether a new rebalance started between two polls (never on the first sighting).
+
+    While the last poll saw a rebalance under way, members joining or leaving
+    belong to that rebalance, already counted when it was first seen.
+    """
+    if before is None or now is None or before.rebalancing:
         return False
-    return before.members != now.members or (now.rebalancing and not before.rebalancing)
+    return before.members != now.members or now.rebalancing
 
 
 class Rebalances:

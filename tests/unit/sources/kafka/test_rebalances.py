@@ -21,6 +21,8 @@ def group(name, *members, state="Stable", error=None):
         ("member-replaced", Seen(frozenset({"a"}), False), Seen(frozenset({"b"}), False), True),
         ("entered-rebalancing", Seen(frozenset({"a"}), False), Seen(frozenset({"a"}), True), True),
         ("still-rebalancing", Seen(frozenset({"a"}), True), Seen(frozenset({"a"}), True), False),
+        # The member that joined belongs to the rebalance already counted when it began.
+        ("joined-during-rebalance", Seen(frozenset({"a"}), True), Seen(frozenset({"a", "b"}), False), False),
         ("not-described", Seen(frozenset({"a"}), False), None, False),
     ],
 )
