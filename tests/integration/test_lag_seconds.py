@@ -3,7 +3,7 @@
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -235,3 +235,46 @@ async def test_a_group_that_has_not_moved_costs_nothing(spaced):
     assert steady.requests == plain_steady.requests
     assert steady.record_times == cold.record_times
     assert len(cold.record_times) == 3
+
+
+@pytest.fixture(scope="module")
+def acl_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One node with KRaft's StandardAuthorizer; everything is allowed until an ACL says otherwise."""
+    props = {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "true",
+    }
+    with KafkaCluster.start(1, workdir=tmp_path_factory.mktemp("kafka-acl"), broker_props=props) as cluster:
+        yield cluster
+
+
+async def test_fetch_not_authorized_leaves_the_group_without_lag_seconds(acl_cluster):
+    cluster = acl_cluster
+    for topic in ("ls-denied", "ls-allowed"):
+        cluster.create_topic(topic, partitions=1)
+        await produce_at(cluster, topic, 0, [int(time.time() * 1000) - 60_000] * 3)
+    cluster.commit_offsets("ls-acl-denied", {("ls-denied", 0): 1, ("ls-allowed", 0): 1})
+    cluster.commit_offsets("ls-acl-allowed", {("ls-allowed", 0): 1})
+    # Reading records of ls-denied is refused; describing it (metadata, offsets) is still allowed.
+    cluster.run_tool(
+        "org.apache.kafka.tools.AclCommand",
+        "--bootstrap-server",
+        cluster.bootstrap_servers,
+        "--add",
+        "--deny-principal",
+        "User:ANONYMOUS",
+        "--operation",
+        "Read",
+        "--topic",
+        "ls-denied",
+    )
+    snapshot, view, _, _ = await poll(cluster, "ls-acl-.*")
+    assert snapshot.record_time_errors == {("ls-acl-denied", ("ls-denied", 0)): "not_authorized"}
+    assert seconds_of(view, "ls-acl-denied") is None
+    assert seconds_of(view, "ls-acl-allowed") is not None
+    topics = {(r.group, r.topic): r.lag_seconds for r in view.group_topics}
+    assert topics["ls-acl-denied", "ls-denied"] is None
+    assert topics["ls-acl-denied", "ls-allowed"] is not None
+    assert view.lag_seconds_states == {"not_authorized": 1, "exact": 2}
+    # Lag in messages does not depend on reading records.
+    assert next(r.lag for r in view.groups if r.group.name == "ls-acl-denied") == 4
