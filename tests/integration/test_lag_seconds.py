@@ -255,19 +255,19 @@ async def test_fetch_not_authorized_leaves_the_group_without_lag_seconds(acl_clu
         await produce_at(cluster, topic, 0, [int(time.time() * 1000) - 60_000] * 3)
     cluster.commit_offsets("ls-acl-denied", {("ls-denied", 0): 1, ("ls-allowed", 0): 1})
     cluster.commit_offsets("ls-acl-allowed", {("ls-allowed", 0): 1})
-    # Reading records of ls-denied is refused; describing it (metadata, offsets) is still allowed.
-    cluster.run_tool(
-        "org.apache.kafka.tools.AclCommand",
-        "--bootstrap-server",
-        cluster.bootstrap_servers,
-        "--add",
-        "--deny-principal",
-        "User:ANONYMOUS",
-        "--operation",
-        "Read",
-        "--topic",
-        "ls-denied",
-    )
+    # Reading records of ls-denied is refused; describing it (metadata, offsets) stays allowed.
+    # Once a topic has any ACL, "allow everyone if no ACL is found" no longer covers it.
+    for rule in (["--allow-principal", "User:ANONYMOUS", "--operation", "Describe"],
+                 ["--deny-principal", "User:ANONYMOUS", "--operation", "Read"]):  # fmt: skip
+        cluster.run_tool(
+            "org.apache.kafka.tools.AclCommand",
+            "--bootstrap-server",
+            cluster.bootstrap_servers,
+            "--add",
+            *rule,
+            "--topic",
+            "ls-denied",
+        )
     snapshot, view, _, _ = await poll(cluster, "ls-acl-.*")
     assert snapshot.record_time_errors == {("ls-acl-denied", ("ls-denied", 0)): "not_authorized"}
     assert seconds_of(view, "ls-acl-denied") is None
