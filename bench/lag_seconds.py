@@ -64,6 +64,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ble-bench-") as tmp:
         kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"})
         with kafka:
+            # The offsets topic first, while the broker is idle: created after 10,000 topics on a
+            # busy machine, its coordinator can take longer than populate's commits wait.
+            kafka.create_topic("bench-warmup")
+            kafka.commit_offsets("bench-warmup", {("bench-warmup", 0): 0})
             started = time.monotonic()
             populate.run(kafka.bootstrap_servers, args.topics, args.groups, args.per_group, args.records)
             print(f"populated in {time.monotonic() - started:.0f} s", flush=True)

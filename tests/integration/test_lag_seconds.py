@@ -278,3 +278,36 @@ async def test_fetch_not_authorized_leaves_the_group_without_lag_seconds(acl_clu
     assert view.lag_seconds_states == {"not_authorized": 1, "exact": 2}
     # Lag in messages does not depend on reading records.
     assert next(r.lag for r in view.groups if r.group.name == "ls-acl-denied") == 4
+
+
+async def test_budget_serves_largest_lags_first_and_carries_what_it_leaves_out(spaced):
+    cluster, base = spaced
+    for partition, offset in ((0, 5), (1, 20), (2, 28)):
+        set_offset(cluster, "ls-budget", "ls-spaced", partition, ["--to-offset", str(offset)])
+    s = load_settings(
+        bootstrap_servers=cluster.bootstrap_servers, group_allow="ls-budget", lag_seconds_budget=1
+    )
+    source = KafkaSource(s.kafka, s.poll, s.export)
+    try:
+        first, second, third = [join(await source.collect(), per_partition=True) for _ in range(3)]
+        # The group moves on two partitions; the budget reads the larger lag (p0) and carries p1.
+        set_offset(cluster, "ls-budget", "ls-spaced", 0, ["--to-offset", "6"])
+        set_offset(cluster, "ls-budget", "ls-spaced", 1, ["--to-offset", "21"])
+        snapshot = await source.collect()
+    finally:
+        await source.close()
+    assert [v.lag_seconds_states for v in (first, second, third)] == [
+        {"exact": 1, "pending": 2},
+        {"exact": 2, "pending": 1},
+        {"exact": 3},
+    ]
+    known = [{r.partition for r in v.partition_lag if r.lag_seconds is not None} for v in (first, second)]
+    assert known == [{0}, {0, 1}]
+    assert seconds_of(first, "ls-budget") is None
+    assert seconds_of(third, "ls-budget") is not None
+    fourth = join(snapshot, per_partition=True)
+    assert fourth.lag_seconds_states == {"exact": 2, "carried": 1}
+    carried = snapshot.record_times["ls-budget", ("ls-spaced", 1)]
+    # The record time read for offset 20, kept while the group sits at 21: 10 s more than the truth.
+    assert (carried.offset, carried.timestamp_ms) == (20, base + 20 * 10_000)
+    assert snapshot.record_times["ls-budget", ("ls-spaced", 0)].timestamp_ms == base + 6 * 10_000
