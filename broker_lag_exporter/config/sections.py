@@ -90,8 +90,9 @@ class KafkaOptions(Section):
         2000,
         ge=0,
         description="Record timestamps read per poll for lag in seconds (one per partition and "
-        "committed offset not read before; largest lags first). What is left out keeps its last "
-        "value; 0 turns lag in seconds off.",
+        "committed offset not read before; largest lags first). A group x partition left out keeps "
+        "the value read for its earlier offset (an upper bound, counted as `carried`); 0 turns lag "
+        "in seconds off.",
     )
     lag_seconds_fetch_bytes: int = Field(
         16384,
