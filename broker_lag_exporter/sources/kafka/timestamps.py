@@ -233,8 +233,9 @@ class RecordTimes:
                 grown = (
                     min(position.max_bytes * 16, MAX_FETCH_BYTES) if outcome.larger else position.max_bytes
                 )
-                if outcome.offset != position.offset or grown != position.max_bytes:
-                    again[key] = _Position(outcome.offset, grown, position.cacheable and outcome.cacheable)
+                # Even unchanged, a retry can succeed (the response's byte limit cut it off);
+                # MAX_PASSES bounds the ones that cannot (a transaction still open).
+                again[key] = _Position(outcome.offset, grown, position.cacheable and outcome.cacheable)
             elif outcome.reason == "not_authorized":
                 denied[key[0]] = outcome.reason
         return again
