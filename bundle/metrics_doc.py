@@ -23,7 +23,8 @@ log start (records deleted by retention) gives the first record that still exist
 timestamp at an offset never changes, so it is cached: a group that has not moved costs no request.
 Each poll reads at most `--lag-seconds-budget` new (partition, offset) pairs, largest lags first;
 one left out keeps the value read for the group's earlier offset (an upper bound, counted as
-`carried`). Timestamps in the future (producer clock skew) count as 0 and as `future`. A partition
+`carried`; `kafka_group_lag_seconds_staleness_seconds` says how long ago it was exact).
+Timestamps in the future (producer clock skew) count as 0 and as `future`. A partition
 whose records the exporter may not read (`not_authorized`), or whose timestamp is not read yet
 (`pending`), leaves its group's and topic's lag in seconds absent rather than guessed;
 `broker_lag_exporter_lag_seconds_partitions{state}` counts every case.

@@ -42,6 +42,7 @@ class GroupRow:
     uncommitted_partitions: int
     lag_seconds: float | None = None
     rebalances: int = 0
+    lag_seconds_staleness: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,11 +179,14 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
         lags = list(_group_lags(group, snapshot))
         by_topic: defaultdict[str, list[_Lag]] = defaultdict(list)
         group_seconds = _Seconds()
+        staleness = 0.0
         for row in lags:
             broker_lag[row.broker] += row.lag
             broker_group_lag[row.broker, group.name] += row.lag
             states[row.state] += row.lag > 0
             group_seconds.add(row.seconds)
+            if row.state == "carried":
+                staleness = max(staleness, snapshot.taken_at - row.exact_at)
             if row.seconds is not None:
                 broker_seconds[row.broker] = max(broker_seconds.get(row.broker, 0.0), row.seconds)
             by_topic[row.tp[0]].append(row)
@@ -203,6 +207,7 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
                 len(uncommitted),
                 group_seconds.result(),
                 snapshot.rebalances.get(group.name, 0),
+                staleness,
             )
         )
     brokers = _broker_rows(snapshot, broker_lag)
@@ -228,6 +233,7 @@ class _Lag(NamedTuple):
     lag: int
     seconds: float | None
     state: str
+    exact_at: float
 
 
 def _group_lags(group: Group, snapshot: KafkaSnapshot) -> Iterable[_Lag]:
@@ -243,14 +249,12 @@ def _group_lags(group: Group, snapshot: KafkaSnapshot) -> Iterable[_Lag]:
             continue
         lag = partition_lag(end, committed)
         key = (group.name, tp)
+        record = snapshot.record_times.get(key)
         seconds, state = record_age(
-            lag,
-            committed,
-            snapshot.taken_at,
-            snapshot.record_times.get(key),
-            snapshot.record_time_errors.get(key),
+            lag, committed, snapshot.taken_at, record, snapshot.record_time_errors.get(key)
         )
-        yield _Lag(tp, attributed_broker(partition), committed, lag, seconds, state)
+        exact_at = record.exact_at if record is not None else 0.0
+        yield _Lag(tp, attributed_broker(partition), committed, lag, seconds, state, exact_at)
 
 
 def _group_topic_row(group: str, topic: str, rows: list[_Lag]) -> GroupTopicRow:

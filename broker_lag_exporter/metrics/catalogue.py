@@ -151,6 +151,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "group",
     ),
     _m(
+        "kafka_group_lag_seconds_staleness_seconds",
+        "gauge",
+        "0 when the group's lag in seconds is exact; else how long ago its oldest carried "
+        "partition value (kept while the read budget left the new offset out) was exact.",
+        "group",
+    ),
+    _m(
         "kafka_group_topic_lag_seconds",
         "gauge",
         "Age of the group's oldest unconsumed record on the topic (--granularity topic or partition).",

@@ -26,6 +26,7 @@ GROUP = (
     "kafka_group_uncommitted_partitions",
     "kafka_group_lag_seconds",
     "kafka_group_rebalances_total",
+    "kafka_group_lag_seconds_staleness_seconds",
 )
 TOPIC = (
     "kafka_group_topic_lag_messages",
@@ -79,6 +80,7 @@ def group_metrics(view: LagView) -> Families:
         out.add("kafka_group_uncommitted_partitions", (g.name,), row.uncommitted_partitions)
         if row.lag_seconds is not None:
             out.add("kafka_group_lag_seconds", (g.name,), row.lag_seconds)
+            out.add("kafka_group_lag_seconds_staleness_seconds", (g.name,), row.lag_seconds_staleness)
         out.add("kafka_group_rebalances_total", (g.name,), row.rebalances)
     return out
 

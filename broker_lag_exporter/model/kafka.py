@@ -79,10 +79,12 @@ class RecordTime:
     `offset` is the committed offset it was read for: older than the group's
     current one when this poll's read budget left it out (a carried value,
     which can only overstate the lag because committed offsets move forward).
+    `exact_at` is the Unix time of the last poll at which it was exact.
     """
 
     timestamp_ms: int
     offset: int
+    exact_at: float = 0.0
 
 
 GroupPartition: TypeAlias = tuple[str, TopicPartition]

@@ -328,3 +328,6 @@ async def test_budget_serves_largest_lags_first_and_carries_what_it_leaves_out(s
     # The record time read for offset 20, kept while the group sits at 21: 10 s more than the truth.
     assert (carried.offset, carried.timestamp_ms) == (20, base + 20 * 10_000)
     assert snapshot.record_times["ls-budget", ("ls-spaced", 0)].timestamp_ms == base + 6 * 10_000
+    # Its staleness: since the poll before, when offset 20's value was last exact.
+    staleness = next(r.lag_seconds_staleness for r in fourth.groups if r.group.name == "ls-budget")
+    assert 0 < staleness == pytest.approx(snapshot.taken_at - carried.exact_at)

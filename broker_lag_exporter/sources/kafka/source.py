@@ -97,7 +97,9 @@ class KafkaSource:
         taken_at = self._wall_clock()  # offsets were just read: the "now" of lag in seconds
         partitions = self._remember_leaders(meta.partitions)
         end_offsets = self._remember_end_offsets(partitions, ends.result())
-        times, time_errors = await self._record_times.read(conn, partitions, end_offsets, groups.result())
+        times, time_errors = await self._record_times.read(
+            conn, partitions, end_offsets, groups.result(), taken_at
+        )
         rebalances, recent = self._rebalances.observe(groups.result(), taken_at)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,

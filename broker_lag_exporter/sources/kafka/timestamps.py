@@ -165,8 +165,13 @@ class RecordTimes:
         partitions: Mapping[TopicPartition, Partition],
         end_offsets: Mapping[TopicPartition, int],
         groups: Iterable[Group],
+        now: float,
     ) -> tuple[dict[GroupPartition, RecordTime], dict[GroupPartition, str]]:
-        """Return the record time of every lagging group x partition known, and why others failed."""
+        """Return the record time of every lagging group x partition known, and why others failed.
+
+        `now` is when the committed offsets were read: a record time read for
+        the committed offset is exact at that time.
+        """
         lagging = _lagging(partitions, end_offsets, groups)
         if self._budget == 0:
             return {}, {}
@@ -185,7 +190,7 @@ class RecordTimes:
             if gp[1] in denied:
                 errors[gp] = denied[gp[1]]
             elif timestamp is not None:
-                times[gp] = RecordTime(timestamp, committed)
+                times[gp] = RecordTime(timestamp, committed, now)
             elif gp in self._last:
                 times[gp] = self._last[gp]
         self._last = times

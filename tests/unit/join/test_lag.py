@@ -187,8 +187,8 @@ def test_lag_seconds_per_group_topic_broker_and_partition():
     ]
     times = {
         ("g", ("a", 0)): RecordTime(ms(30), 90),
-        ("g", ("b", 0)): RecordTime(ms(600), 4),
-        ("h", ("a", 0)): RecordTime(ms(3600), 50),
+        ("g", ("b", 0)): RecordTime(ms(600), 4, exact_at=NOW),
+        ("h", ("a", 0)): RecordTime(ms(3600), 40, exact_at=NOW - 45),
         ("denied", ("a", 0)): RecordTime(ms(3600), 50),
         # ("h", ("c", 0)): not read yet
     }
@@ -212,4 +212,10 @@ def test_lag_seconds_per_group_topic_broker_and_partition():
     rows = {(r.group, r.topic, r.partition): r.lag_seconds for r in view.partition_lag}
     assert rows[("g", "a", 1)] == 0.0
     assert rows[("h", "c", 0)] is None
-    assert view.lag_seconds_states == {"exact": 4, "pending": 1, "not_authorized": 1}
+    assert view.lag_seconds_states == {"exact": 3, "carried": 1, "pending": 1, "not_authorized": 1}
+    # h's a-0 value was read for offset 40, exact 45 s ago; the group is at 50 now.
+    assert {r.group.name: r.lag_seconds_staleness for r in view.groups} == {
+        "g": 0.0,
+        "h": 45.0,
+        "denied": 0.0,
+    }
