@@ -250,7 +250,11 @@ async def test_a_group_that_has_not_moved_costs_nothing(spaced):
     # Cold: one Fetch per leader broker (three partitions on three brokers); steady: none.
     assert cold.requests - plain.requests == 3
     assert steady.requests == plain_steady.requests
-    assert steady.record_times == cold.record_times
+    # The same records, now exact as of the later poll.
+    assert {k: (t.timestamp_ms, t.offset) for k, t in steady.record_times.items()} == {
+        k: (t.timestamp_ms, t.offset) for k, t in cold.record_times.items()
+    }
+    assert all(t.exact_at == steady.taken_at for t in steady.record_times.values())
     assert len(cold.record_times) == 3
 
 
