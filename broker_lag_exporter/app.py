@@ -82,7 +82,14 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
     """Return a registry holding only this exporter's collector over the pipeline's assessment."""
     pipeline = pipeline or build_pipeline(store, settings)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
+    registry.register(
+        SnapshotCollector(
+            pipeline.latest,
+            store.health,
+            per_partition=pipeline.per_partition,
+            per_topic=pipeline.per_topic,
+        )
+    )
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

@@ -27,6 +27,7 @@ class Pipeline:
     def __init__(self, store: Store, export: ExportOptions, risk: RiskOptions) -> None:
         self._store = store
         self._per_partition = export.granularity == "partition"
+        self._per_topic = export.granularity in ("topic", "partition")
         self._risk = risk
         self._cached: _Cached | None = None
 
@@ -34,6 +35,11 @@ class Pipeline:
     def per_partition(self) -> bool:
         """Return whether per-partition series are wanted."""
         return self._per_partition
+
+    @property
+    def per_topic(self) -> bool:
+        """Return whether per-topic series are wanted."""
+        return self._per_topic
 
     def refresh(self) -> None:
         """Join the latest snapshots now, so the next read only returns them."""

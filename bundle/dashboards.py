@@ -1,6 +1,6 @@
 """The four shipped dashboards, as code: `python -m bundle` writes them to dashboards/."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bundle.grafana import (
     JSON,
@@ -9,6 +9,7 @@ from bundle.grafana import (
     by,
     dashboard,
     layout,
+    on,
     query_variable,
     scope,
     scope_variables,
@@ -95,6 +96,22 @@ def top(n: int, expr: str) -> str:
     `topk` alone ranks every step apart, so a range query draws many more than n series.
     """
     return f"{expr} and topk({n}, max_over_time({expr}[$__range] @ end()))"
+
+
+# Time to catch up: +Inf when consumption does not outpace production, NaN when caught up.
+CATCH_UP = {
+    "mappings": [
+        {
+            "type": "range",
+            "options": {
+                "from": 1e15,
+                "to": None,
+                "result": {"text": "not catching up", "color": "red", "index": 0},
+            },
+        },
+        {"type": "special", "options": {"match": "nan", "result": {"text": "caught up", "index": 1}}},
+    ]
+}
 
 
 TIMESERIES_OPTIONS: JSON = {
@@ -259,6 +276,18 @@ def brokers_at_a_glance() -> JSON:
             "second): above zero the consumers fall further behind on that broker.",
             "short",
             Query(f"sum {by('broker_id')} (deriv({lag}[$__rate_interval]))", "broker {{broker_id}}"),
+        ),
+        timeseries(
+            "Worst lag in seconds per broker",
+            "Age of the oldest unconsumed record of any group on the partitions each broker leads: "
+            "how late the consumers reading from that broker are.",
+            "s",
+            Query(
+                f"max {by('broker_id')} ({sel('kafka_broker_consumer_lag_seconds_max')})",
+                "broker {{broker_id}}",
+            ),
+            width=24,
+            links=[TO_BROKER],
         ),
         table(
             "Brokers",
@@ -632,6 +661,7 @@ def consumer_group() -> JSON:
             Query(top(10, sel("kafka_group_lag_messages")), "{{group}}"),
             links=[TO_GROUP],
         ),
+        *_group_topic_panels(g),
     ]
     return dashboard(
         "ble-group",
@@ -640,6 +670,79 @@ def consumer_group() -> JSON:
         [*scope_variables(), group_variable],
         layout(panels),
     )
+
+
+def _group_topic_panels(g: Callable[[str], str]) -> list[Panel]:
+    """Return the consumer group's lag in seconds, per-topic lag, rates, catch-up and rebalances."""
+    consumed = (
+        f"sum {by('group', 'topic')} (rate({g('kafka_group_topic_committed_offsets')}[$__rate_interval]))"
+    )
+    # Every shard exports the topics' end offsets: max, not sum, across exporters.
+    produced = f"max {by('topic')} (rate({sel('kafka_topic_end_offsets')}[$__rate_interval]))"
+    lag = f"sum {by('group', 'topic')} ({g('kafka_group_topic_lag_messages')})"
+    return [
+        stat(
+            "Lag in seconds",
+            "Age of the oldest record the selected groups have not consumed (exact: read from the "
+            "record's timestamp), the worst over their partitions.",
+            "s",
+            Query(f"max({g('kafka_group_lag_seconds')})"),
+            width=6,
+        ),
+        timeseries(
+            "Lag in seconds per group",
+            "Age of each selected group's oldest unconsumed record. A replay from earliest shows "
+            "the age of the replayed data; a burst of new records does not move it.",
+            "s",
+            Query(g("kafka_group_lag_seconds"), "{{group}}"),
+            width=18,
+        ),
+        timeseries(
+            "Lag per topic",
+            "Lag in messages of the selected groups on each topic (--granularity topic or partition).",
+            "short",
+            Query(lag, "{{group}} {{topic}}"),
+        ),
+        timeseries(
+            "Lag in seconds per topic",
+            "Age of the oldest unconsumed record per group and topic (--granularity topic or partition).",
+            "s",
+            Query(g("kafka_group_topic_lag_seconds"), "{{group}} {{topic}}"),
+        ),
+        timeseries(
+            "Consumption and production rate",
+            "Records per second committed by the selected groups on each topic (rate of the summed "
+            "committed offsets) against records per second produced to those topics (rate of the "
+            "summed end offsets). Consumption below production: the lag grows.",
+            "ops",
+            Query(consumed, "consumed {{group}} {{topic}}"),
+            Query(f"{produced} and {on('topic')} {lag}", "produced {{topic}}"),
+        ),
+        table(
+            "Time to catch up",
+            "Lag divided by how much faster the group consumes than the topic is produced to, per "
+            "group and topic. 'not catching up': consumption does not outpace production.",
+            "s",
+            Query(
+                f"{lag} / clamp_min({consumed} - {on('topic')} group_left () {produced}, 0)",
+                table=True,
+            ),
+            width=12,
+            rename={"Value": "time to catch up"},
+            overrides=columns(**{"time to catch up": CATCH_UP}),
+        ),
+        timeseries(
+            "Rebalances",
+            "Rebalances of the selected groups per hour, at the current rate (polls that saw a "
+            "group's member set change or a rebalance start). docs/risks.md#rebalance_storm says "
+            "when it is a storm.",
+            "short",
+            Query(
+                f"3600 * sum {by('group')} (rate({g('kafka_group_rebalances_total')}[$__rate_interval]))",
+                "{{group}}",
+            ),
+        ),
+    ]
 
 
 def exporter_health() -> JSON:

@@ -46,6 +46,11 @@ def sel(metric: str, *matchers: str) -> str:
     return f"{metric}{{{', '.join((scope(), *matchers))}}}"
 
 
+def on(*labels: str) -> str:
+    """Return `on (CLUSTER, labels...)`: a join never matches series of two clusters."""
+    return f"on ({', '.join((cluster_label(), *labels))})"
+
+
 def by(*labels: str) -> str:
     """Return `by (CLUSTER, labels...)`: per-broker sums stay per cluster."""
     return f"by ({', '.join((cluster_label(), *labels))})"

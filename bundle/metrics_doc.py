@@ -11,6 +11,30 @@ SOURCES = {
 }
 # Definitions a table row is too short for, printed after that source's table.
 NOTES = {
+    "kafka": """
+**Lag in seconds, precisely.** For a group and a partition with lag > 0, lag in seconds is the poll's
+time (when the committed offsets were read) minus the timestamp of the first record at or after the
+committed offset: the oldest record the group has not consumed. It is 0 when the group is caught up.
+The timestamp is read with a Fetch to the partition's leader (one request per leader broker and
+round, `--lag-seconds-fetch-bytes` per partition, read_committed): control batches and records of
+aborted transactions are skipped as a read_committed consumer skips them, a compacted gap gives the
+next existing record, a LogAppendTime topic gives the broker's append time, and an offset below the
+log start (records deleted by retention) gives the first record that still exists. A record's
+timestamp at an offset never changes, so it is cached: a group that has not moved costs no request.
+Each poll reads at most `--lag-seconds-budget` new (partition, offset) pairs, largest lags first;
+one left out keeps the value read for the group's earlier offset (an upper bound, counted as
+`carried`; `kafka_group_lag_seconds_staleness_seconds` says how long ago it was exact).
+Timestamps in the future (producer clock skew) count as 0 and as `future`. A partition
+whose records the exporter may not read (`not_authorized`), or whose timestamp is not read yet
+(`pending`), leaves its group's and topic's lag in seconds absent rather than guessed;
+`broker_lag_exporter_lag_seconds_partitions{state}` counts every case.
+`kafka_broker_consumer_lag_seconds_max` is the worst known value on the partitions a broker leads.
+
+**Rates.** `kafka_group_topic_committed_offsets` and `kafka_topic_end_offsets` are sums of offsets, so
+`rate()` of them is the consumption and production rate in records per second. A drop (a group
+reset to an earlier offset, a partition gone) reads as a counter reset: a one-off spike in `rate()`.
+Time to catch up is lag divided by consumption minus production, when positive.
+""",
     "jvm": """
 **Off-heap, precisely.** `kafka_broker_offheap_bytes` is, for one broker and one poll, the sum of
 `kafka_broker_jvm_memory_used_bytes{area="nonheap"}` and

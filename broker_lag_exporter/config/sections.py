@@ -87,6 +87,21 @@ class KafkaOptions(Section):
         "topic's configs are re-read this often; a topic new since the last read is read on the "
         "next poll.",
     )
+    lag_seconds_budget: int = Field(
+        2000,
+        ge=0,
+        description="Record timestamps read per poll for lag in seconds (one per partition and "
+        "committed offset not read before; largest lags first). A group x partition left out keeps "
+        "the value read for its earlier offset (an upper bound, counted as `carried`); 0 turns lag "
+        "in seconds off.",
+    )
+    lag_seconds_fetch_bytes: int = Field(
+        16384,
+        ge=1024,
+        le=1048576,
+        description="Per-partition byte limit of the Fetch requests that read those timestamps; "
+        "a record batch larger than this is read again with a larger limit.",
+    )
     describe_configs_batch: Annotated[int, Metavar("TOPICS")] = Field(
         1000,
         ge=1,
@@ -154,10 +169,14 @@ class ExportOptions(Section):
         "such as `__consumer_offsets` count in leadership because they are real load.",
     )
     topic_deny: Regex = Field("", description="Skip topics fully matching this regex (empty: none).")
-    granularity: Literal["group", "partition"] = Field(
-        "group",
-        description="`partition` adds `kafka_partition_lag_messages{group,topic,partition,broker_id}`: "
-        "one series per group and partition, so only for small clusters.",
+    granularity: Literal["group", "topic", "partition"] = Field(
+        "topic",
+        description="`group`: per-broker and per-group series only. `topic` (default) adds "
+        "`kafka_group_topic_*{group,topic}` and `kafka_topic_*{topic}`: one series per group and "
+        "topic it consumes, plus two per topic, so a 10,000-topic cluster gets tens of thousands of "
+        "series rather than millions, and users get the per-topic lag, consumption and production "
+        "rates every other exporter shows. `partition` adds `kafka_partition_lag_*` with one series "
+        "per group and partition: only for small clusters.",
     )
     shard_index: int = Field(
         0,
@@ -340,6 +359,12 @@ class RiskOptions(Section):
         default_factory=list,
         description="Regexes of kubelet versions to flag (`kubelet_version_denied`); ships empty: "
         "fill it from your own incident history.",
+    )
+    risk_rebalances_per_hour: int = Field(
+        20,
+        ge=1,
+        description="`rebalance_storm` fires for a group with at least this many rebalances observed "
+        "in the last hour (a rolling restart of a few consumers stays below it).",
     )
     kube_log_dir_env: Annotated[CsvList, Metavar("VAR,...")] = Field(
         default_factory=lambda: ["KAFKA_LOG_DIRS", "KAFKA_CFG_LOG_DIRS"],

@@ -113,6 +113,89 @@ METRICS: tuple[MetricSpec, ...] = (
         "partition",
         B,
     ),
+    # Per topic (--granularity topic or partition): the view every peer shows, and offsets to rate().
+    _m(
+        "kafka_group_topic_lag_messages",
+        "gauge",
+        "Lag in messages of one group on one topic (--granularity topic or partition).",
+        "group",
+        "topic",
+    ),
+    _m(
+        "kafka_group_topic_committed_offsets",
+        "gauge",
+        "Sum of the group's committed offsets on the topic's partitions with a known end offset; "
+        "rate() of it is the consumption rate.",
+        "group",
+        "topic",
+    ),
+    _m(
+        "kafka_topic_end_offsets",
+        "gauge",
+        "Sum of the topic's partitions' end offsets (high watermarks); rate() of it is the "
+        "production rate (--granularity topic or partition).",
+        "topic",
+    ),
+    _m(
+        "kafka_topic_metadata_partitions",
+        "gauge",
+        "Partitions of the topic in cluster metadata (--granularity topic or partition).",
+        "topic",
+    ),
+    # Lag in seconds: now minus the timestamp of the oldest unconsumed record, read with Fetch.
+    _m(
+        "kafka_group_lag_seconds",
+        "gauge",
+        "Age of the group's oldest unconsumed record, max over its partitions (0 caught up); "
+        "absent while a lagging partition's record time is unknown.",
+        "group",
+    ),
+    _m(
+        "kafka_group_lag_seconds_staleness_seconds",
+        "gauge",
+        "0 when the group's lag in seconds is exact; else how long ago its oldest carried "
+        "partition value (kept while the read budget left the new offset out) was exact.",
+        "group",
+    ),
+    _m(
+        "kafka_group_topic_lag_seconds",
+        "gauge",
+        "Age of the group's oldest unconsumed record on the topic (--granularity topic or partition).",
+        "group",
+        "topic",
+    ),
+    _m(
+        "kafka_broker_consumer_lag_seconds_max",
+        "gauge",
+        "Worst lag in seconds of any group on a partition this broker leads (over known values).",
+        B,
+    ),
+    _m(
+        "kafka_partition_lag_seconds",
+        "gauge",
+        "Age of the oldest record the group has not consumed on the partition (only with "
+        "--granularity partition).",
+        "group",
+        "topic",
+        "partition",
+        B,
+    ),
+    _m(
+        "kafka_group_rebalances_total",
+        "counter",
+        "Rebalances observed since the exporter first saw the group: polls in which its member set "
+        "changed or it entered a rebalancing state (a lower bound; DescribeGroups has no generation).",
+        "group",
+    ),
+    _m(
+        "broker_lag_exporter_lag_seconds_partitions",
+        "gauge",
+        "Lagging group x partitions of the last poll by how their lag in seconds was obtained: "
+        "exact, carried (read for an earlier offset: an upper bound), future (clamped to 0), "
+        "pending (not read yet) or the reason it cannot be read.",
+        "state",
+        source="exporter",
+    ),
     # Cluster.
     _m("kafka_cluster_partitions", "gauge", "Partitions in cluster metadata after topic filters."),
     _m("kafka_cluster_brokers", "gauge", "Live brokers in cluster metadata."),

@@ -12,6 +12,7 @@ from broker_lag_exporter.metrics.kafka import (
     cluster_metrics,
     group_metrics,
     partition_metrics,
+    topic_metrics,
 )
 from broker_lag_exporter.metrics.kubernetes import kube_source_metrics, pod_metrics
 from broker_lag_exporter.metrics.risk import risk_metrics
@@ -28,10 +29,12 @@ class SnapshotCollector(Collector):
         health: Callable[[], Mapping[str, Health]],
         *,
         per_partition: bool = False,
+        per_topic: bool = False,
     ) -> None:
         self._latest = latest
         self._health = health
         self._per_partition = per_partition
+        self._per_topic = per_topic or per_partition
 
     def collect(self) -> Iterable[Metric]:
         """Yield every family for the current assessment."""
@@ -42,6 +45,8 @@ class SnapshotCollector(Collector):
             yield from broker_metrics(facts.lag, facts.kafka)
             yield from group_metrics(facts.lag)
             yield from cluster_metrics(facts.lag, facts.kafka)
+            if self._per_topic:
+                yield from topic_metrics(facts.lag)
             if self._per_partition:
                 yield from partition_metrics(facts.lag)
         if facts.jvm is not None and facts.memory is not None:

@@ -16,6 +16,7 @@ BROKER = (
     "kafka_broker_under_replicated_partitions",
     "kafka_broker_offline_partitions",
     "kafka_broker_preferred_leader_imbalance",
+    "kafka_broker_consumer_lag_seconds_max",
 )
 GROUP = (
     "kafka_group_lag_messages",
@@ -23,13 +24,24 @@ GROUP = (
     "kafka_group_info",
     "kafka_group_committed_partitions",
     "kafka_group_uncommitted_partitions",
+    "kafka_group_lag_seconds",
+    "kafka_group_rebalances_total",
+    "kafka_group_lag_seconds_staleness_seconds",
 )
-PARTITION = ("kafka_partition_lag_messages",)
+TOPIC = (
+    "kafka_group_topic_lag_messages",
+    "kafka_group_topic_committed_offsets",
+    "kafka_group_topic_lag_seconds",
+    "kafka_topic_end_offsets",
+    "kafka_topic_metadata_partitions",
+)
+PARTITION = ("kafka_partition_lag_messages", "kafka_partition_lag_seconds")
 CLUSTER = (
     "kafka_cluster_partitions",
     "kafka_cluster_brokers",
     "broker_lag_exporter_kafka_requests",
     "broker_lag_exporter_kafka_request_errors_total",
+    "broker_lag_exporter_lag_seconds_partitions",
 )
 
 
@@ -49,6 +61,8 @@ def broker_metrics(view: LagView, snapshot: KafkaSnapshot) -> Families:
         out.add("kafka_broker_preferred_leader_imbalance", b, row.preferred_imbalance)
     for broker in snapshot.brokers.values():
         out.info("kafka_broker_metadata_info", (broker.id, broker.host, broker.port, broker.rack or ""))
+    for broker_id, seconds in sorted(view.broker_lag_seconds_max.items()):
+        out.add("kafka_broker_consumer_lag_seconds_max", (broker_id,), seconds)
     for (broker_id, group), value in sorted(view.broker_group_lag.items()):
         out.add("kafka_broker_group_lag_messages", (broker_id, group), value)
     return out
@@ -64,6 +78,25 @@ def group_metrics(view: LagView) -> Families:
         out.info("kafka_group_info", (g.name, g.state, g.protocol_type, g.coordinator))
         out.add("kafka_group_committed_partitions", (g.name,), row.committed_partitions)
         out.add("kafka_group_uncommitted_partitions", (g.name,), row.uncommitted_partitions)
+        if row.lag_seconds is not None:
+            out.add("kafka_group_lag_seconds", (g.name,), row.lag_seconds)
+            out.add("kafka_group_lag_seconds_staleness_seconds", (g.name,), row.lag_seconds_staleness)
+        out.add("kafka_group_rebalances_total", (g.name,), row.rebalances)
+    return out
+
+
+def topic_metrics(view: LagView) -> Families:
+    """Return per-topic families (rendered with topic or partition granularity)."""
+    out = Families(TOPIC)
+    for r in view.group_topics:
+        gt = (r.group, r.topic)
+        out.add("kafka_group_topic_lag_messages", gt, r.lag)
+        out.add("kafka_group_topic_committed_offsets", gt, r.committed_sum)
+        if r.lag_seconds is not None:
+            out.add("kafka_group_topic_lag_seconds", gt, r.lag_seconds)
+    for t in view.topics:
+        out.add("kafka_topic_end_offsets", (t.topic,), t.end_offset_sum)
+        out.add("kafka_topic_metadata_partitions", (t.topic,), t.partitions)
     return out
 
 
@@ -71,7 +104,10 @@ def partition_metrics(view: LagView) -> Families:
     """Return per-partition lag (only rendered with partition granularity)."""
     out = Families(PARTITION)
     for p in view.partition_lag:
-        out.add("kafka_partition_lag_messages", (p.group, p.topic, p.partition, p.broker_id), p.lag)
+        labels = (p.group, p.topic, p.partition, p.broker_id)
+        out.add("kafka_partition_lag_messages", labels, p.lag)
+        if p.lag_seconds is not None:
+            out.add("kafka_partition_lag_seconds", labels, p.lag_seconds)
     return out
 
 
@@ -83,4 +119,6 @@ def cluster_metrics(view: LagView, snapshot: KafkaSnapshot) -> Families:
     out.add("broker_lag_exporter_kafka_requests", (), snapshot.requests)
     for kind, count in sorted(snapshot.errors_total.items()):
         out.add("broker_lag_exporter_kafka_request_errors_total", (kind,), count)
+    for state, count in sorted(view.lag_seconds_states.items()):
+        out.add("broker_lag_exporter_lag_seconds_partitions", (state,), count)
     return out

@@ -73,6 +73,24 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordTime:
+    """When the oldest record a group had not consumed on one partition was written.
+
+    `offset` is the committed offset it was read for: older than the group's
+    current one when this poll's read budget left it out (a carried value,
+    which can only overstate the lag because committed offsets move forward).
+    `exact_at` is the Unix time of the last poll at which it was exact.
+    """
+
+    timestamp_ms: int
+    offset: int
+    exact_at: float = 0.0
+
+
+GroupPartition: TypeAlias = tuple[str, TopicPartition]
+
+
+@dataclass(frozen=True, slots=True)
 class KafkaSnapshot:
     """Everything the kafka source learnt in one poll.
 
@@ -81,6 +99,12 @@ class KafkaSnapshot:
     `errors` counts failed requests of this poll by kind, `errors_total` those of
     every poll since the source started. `topic_configs` holds
     the configs the risk checks read, per topic (absent: DescribeConfigs failed).
+    `taken_at` is the Unix time the committed offsets were read: the "now" of
+    lag in seconds. `record_times` holds, per lagging group x partition, the
+    timestamp of its oldest unconsumed record; `record_time_errors` why one
+    could not be read (e.g. `not_authorized`). `rebalances` counts each group's
+    rebalances since the exporter first saw it, `recent_rebalances` those of
+    the last hour (see sources/kafka/rebalances.py for what is observable).
     """
 
     brokers: Mapping[BrokerId, Broker]
@@ -93,3 +117,8 @@ class KafkaSnapshot:
     errors_total: Mapping[str, int] = field(default_factory=dict)
     requests: int = 0
     topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    taken_at: float = 0.0
+    record_times: Mapping[GroupPartition, RecordTime] = field(default_factory=dict)
+    record_time_errors: Mapping[GroupPartition, str] = field(default_factory=dict)
+    rebalances: Mapping[str, int] = field(default_factory=dict)
+    recent_rebalances: Mapping[str, int] = field(default_factory=dict)

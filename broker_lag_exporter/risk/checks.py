@@ -227,6 +227,15 @@ UNCLEAN_LEADER_ELECTION = Check(
     "set unclean.leader.election.enable=false on the topic",
     ("kafka",),
 )
+REBALANCE_STORM = Check(
+    "rebalance_storm",
+    "group",
+    "warning",
+    "a group rebalanced at least --risk-rebalances-per-hour times in the last hour",
+    "find why members come and go: session or poll timeouts, crash loops, autoscaler churn",
+    ("kafka",),
+    static=False,
+)
 
 CHECKS: tuple[Check, ...] = (
     TOO_FEW_BROKERS,
@@ -249,6 +258,7 @@ CHECKS: tuple[Check, ...] = (
     TOPIC_REPLICATION_FACTOR_ONE,
     TOPIC_MIN_INSYNC_NOT_BELOW_RF,
     UNCLEAN_LEADER_ELECTION,
+    REBALANCE_STORM,
 )
 BY_NAME = {check.name: check for check in CHECKS}
 

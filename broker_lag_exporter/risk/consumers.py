@@ -1,4 +1,4 @@
-"""Risk rules over consumer workloads: session timeout vs grace period, KEDA thresholds."""
+"""Risk rules over consumer workloads: session timeout vs grace period, KEDA thresholds, rebalances."""
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,6 +11,7 @@ from broker_lag_exporter.risk.checks import (
     KEDA_ACTIVATION_BELOW_THRESHOLD,
     KEDA_LAG_THRESHOLD_LOW,
     KEDA_MIN_REPLICAS_CRITICAL,
+    REBALANCE_STORM,
     SESSION_TIMEOUT_EXCEEDS_GRACE,
     Finding,
     merge,
@@ -110,3 +111,14 @@ def keda_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
         for f in trigger_findings(so, trigger, settings)
     ]
     yield from merge(found)
+
+
+def rebalance_storm(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:
+    """Fire per consumer group that rebalanced at least the threshold in the last hour."""
+    if facts.kafka is None:
+        return
+    limit = settings.risk_rebalances_per_hour
+    for group, count in sorted(facts.kafka.recent_rebalances.items()):
+        yield REBALANCE_STORM.finding(
+            group, count >= limit, f"{count} rebalances in the last hour (limit {limit})"
+        )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from broker_lag_exporter.config.sections import RiskOptions
 from broker_lag_exporter.join.facts import Facts
 from broker_lag_exporter.risk.checks import Finding
-from broker_lag_exporter.risk.consumers import consumer_grace_rules, keda_rules
+from broker_lag_exporter.risk.consumers import consumer_grace_rules, keda_rules, rebalance_storm
 from broker_lag_exporter.risk.kafka import leader_concentration, too_few_brokers
 from broker_lag_exporter.risk.memory import offheap_near_limit
 from broker_lag_exporter.risk.pods import broker_pod_rules, placement_rules
@@ -23,6 +23,7 @@ RULES: tuple[Rule, ...] = (
     consumer_grace_rules,
     keda_rules,
     topic_rules,
+    rebalance_storm,
 )
 
 

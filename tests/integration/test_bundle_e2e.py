@@ -301,3 +301,21 @@ def test_pod_alerts_become_active_for_the_restarted_broker(prom: Prometheus, ale
     assert [a["labels"]["broker_id"] for a in active] == [LAGGING_BROKER]
     assert active[0]["labels"]["severity"] == "critical"
     assert f"broker {LAGGING_BROKER}" in active[0]["annotations"]["summary"].lower()
+
+
+def test_group_without_members_and_growing_lag_alert_becomes_active(prom: Prometheus) -> None:
+    active = wait_until(
+        lambda: [
+            a
+            for a in prom.alerts()
+            if a["labels"]["alertname"] == "KafkaConsumerGroupLagGrowingWithoutMembers"
+            and a["labels"]["group"] == GROUP
+        ],
+        timeout=60,
+        what="KafkaConsumerGroupLagGrowingWithoutMembers active",
+    )
+    # Its `for` is 10 minutes: active means pending here; promtool's tests cover firing.
+    assert active[0]["state"] in {"pending", "firing"}
+    assert float(active[0]["value"]) > 12000
+    (seconds,) = prom.query(f'kafka_group_lag_seconds{{group="{GROUP}"}}')
+    assert float(seconds["value"][1]) >= 0

@@ -112,10 +112,11 @@ async def test_leadership_matches_topic_tool(workload):
 async def test_requests_are_batched_per_broker(workload):
     snapshot = await snapshot_of(workload)
     # Metadata 1, then per broker at most: ListOffsets, ListGroups, DescribeGroups,
-    # ConsumerGroupDescribe, OffsetFetch (v8, all its groups in one request), DescribeConfigs.
+    # ConsumerGroupDescribe, OffsetFetch (v8, all its groups in one request), DescribeConfigs,
+    # and a first-poll Fetch of the lagging partitions' record times (groups at one offset each).
     # Never per partition, never per group.
     assert len(snapshot.groups) >= 4
-    assert snapshot.requests <= 1 + 3 * 6
+    assert snapshot.requests <= 1 + 3 * 7
     assert len(snapshot.end_offsets) == len(snapshot.partitions)
 
 
@@ -130,3 +131,28 @@ async def test_new_consumer_protocol_group_gets_lag(workload):
     assert ours == {k: v for k, v in theirs.items() if v is not None}
     assert group.state in {"Empty", "Stable"}
     assert group.error is None
+
+
+async def test_topic_views_equal_consumer_groups_tool_summed_per_topic(workload):
+    snapshot = await snapshot_of(workload)
+    oracle = await asyncio.to_thread(workload.describe_groups)
+    lag: Counter[tuple[str, str]] = Counter()
+    committed: Counter[tuple[str, str]] = Counter()
+    ends: dict[tuple[str, int], int] = {}
+    for r in oracle:
+        if r.group.startswith("oracle-") and r.current_offset is not None and r.lag is not None:
+            lag[r.group, r.topic] += r.lag
+            committed[r.group, r.topic] += r.current_offset
+        if r.log_end_offset is not None:
+            ends[r.topic, r.partition] = r.log_end_offset
+    view = join(snapshot)
+    ours = {(r.group, r.topic): (r.lag, r.committed_sum) for r in view.group_topics}
+    assert ours == {k: (lag[k], committed[k]) for k in lag}
+    topics = {t.topic: t for t in view.topics}
+    # The tool prints the end offset of every partition a group consumes: both oracle topics.
+    for topic in ("oracle-skewed", "oracle-even"):
+        expected = sum(offset for (t, _), offset in ends.items() if t == topic)
+        assert (topics[topic].partitions, topics[topic].end_offset_sum) == (
+            len([k for k in ends if k[0] == topic]),
+            expected,
+        )

@@ -53,7 +53,7 @@ def test_serve_help_reads_well(capsys, monkeypatch):
         "--jvm-endpoints ID=URL,...",
         "--kube-broker-selectors SELECTOR;...",
         "--listen-port PORT",
-        "--granularity {group,partition}",
+        "--granularity {group,topic,partition}",
         "--kube-keda, --no-kube-keda",
     ):
         assert usage in text

@@ -17,6 +17,8 @@ from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
 from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
+from broker_lag_exporter.sources.kafka.rebalances import Rebalances
+from broker_lag_exporter.sources.kafka.timestamps import RecordTimes
 
 log = structlog.get_logger(__name__)
 K = TypeVar("K")
@@ -63,11 +65,17 @@ class KafkaSource:
         poll: PollOptions,
         export: ExportOptions,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._options = kafka
         self._concurrency = poll.max_concurrent_requests
         self._conn = KafkaConnection(kafka, poll)
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._rebalances = Rebalances()
+        self._record_times = RecordTimes(
+            kafka.lag_seconds_budget, kafka.lag_seconds_fetch_bytes, poll.max_concurrent_requests
+        )
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, int] = {}
@@ -86,18 +94,29 @@ class KafkaSource:
             ends = tg.create_task(fetch_end_offsets(conn, meta.partitions, s.list_offsets_batch))
             groups = tg.create_task(fetch_groups(conn, meta.brokers, self._keep_group, self._concurrency))
             configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
+        taken_at = self._wall_clock()  # offsets were just read: the "now" of lag in seconds
         partitions = self._remember_leaders(meta.partitions)
+        end_offsets = self._remember_end_offsets(partitions, ends.result())
+        times, time_errors = await self._record_times.read(
+            conn, partitions, end_offsets, groups.result(), taken_at
+        )
+        rebalances, recent = self._rebalances.observe(groups.result(), taken_at)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
             controller_id=meta.controller_id,
             partitions=partitions,
-            end_offsets=self._remember_end_offsets(partitions, ends.result()),
+            end_offsets=end_offsets,
             groups=groups.result(),
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
             errors_total=dict(conn.errors_total),
             requests=conn.requests,
             topic_configs=configs.result(),
+            taken_at=taken_at,
+            record_times=times,
+            record_time_errors=time_errors,
+            rebalances=rebalances,
+            recent_rebalances=recent,
         )
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))

@@ -1,9 +1,19 @@
 """The Kafka join: attribution, clamping, uncommitted partitions and leadership counts."""
 
+from dataclasses import replace
+
 import pytest
 
-from broker_lag_exporter.join.lag import BrokerRow, attributed_broker, join, partition_lag
-from broker_lag_exporter.model.kafka import NO_LEADER, Broker, Group, KafkaSnapshot, Member, Partition
+from broker_lag_exporter.join.lag import BrokerRow, attributed_broker, join, partition_lag, record_age
+from broker_lag_exporter.model.kafka import (
+    NO_LEADER,
+    Broker,
+    Group,
+    KafkaSnapshot,
+    Member,
+    Partition,
+    RecordTime,
+)
 
 
 def snap(partitions, end_offsets, groups=(), live=(1, 2, 3), known=()):
@@ -128,3 +138,84 @@ def test_empty_cluster():
     view = join(snap({}, {}, live=()))
     assert view.brokers == ()
     assert view.partitions == 0
+
+
+def test_topic_views_sum_the_same_partitions_as_the_lag():
+    partitions = {("a", 0): p(1), ("a", 1): p(2), ("a", 2): p(3), ("b", 0): p(1)}
+    ends = {("a", 0): 100, ("a", 1): 50, ("b", 0): 7}  # ("a", 2): no end offset yet
+    groups = [
+        Group("g", 1, committed={("a", 0): 40, ("a", 1): 60, ("a", 2): 5, ("b", 0): 7}),
+        Group("h", 1, committed={("b", 0): 2, ("gone", 0): 9}),
+    ]
+    view = join(snap(partitions, ends, groups))
+    rows = {(r.group, r.topic): (r.lag, r.committed_sum) for r in view.group_topics}
+    # a-1 committed past its end (a race): lag 0, committed counted; a-2 unknown: skipped by both.
+    assert rows == {("g", "a"): (60, 100), ("g", "b"): (0, 7), ("h", "b"): (5, 2)}
+    assert {r.topic: (r.partitions, r.end_offset_sum) for r in view.topics} == {"a": (3, 150), "b": (1, 7)}
+    groups_lag = {r.group.name: r.lag for r in view.groups}
+    assert groups_lag == {g: sum(v[0] for k, v in rows.items() if k[0] == g) for g in ("g", "h")}
+
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("case", "lag", "committed", "record", "error", "expected"),
+    [
+        ("caught-up", 0, 10, None, None, (0.0, "caught_up")),
+        ("exact", 5, 10, RecordTime(int((NOW - 90) * 1000), 10), None, (90.0, "exact")),
+        ("carried-earlier-offset", 5, 10, RecordTime(int((NOW - 300) * 1000), 4), None, (300.0, "carried")),
+        ("not-read-yet", 5, 10, None, None, (None, "pending")),
+        # The group was reset to an earlier offset: the remembered record is newer, so unknown.
+        ("moved-back", 5, 10, RecordTime(int((NOW - 30) * 1000), 12), None, (None, "pending")),
+        ("future-clamped", 5, 10, RecordTime(int((NOW + 60) * 1000), 10), None, (0.0, "future")),
+        ("not-authorized", 5, 10, None, "not_authorized", (None, "not_authorized")),
+    ],
+)
+def test_record_age(case, lag, committed, record, error, expected):
+    assert record_age(lag, committed, NOW, record, error) == expected, case
+
+
+def test_lag_seconds_per_group_topic_broker_and_partition():
+    partitions = {("a", 0): p(1), ("a", 1): p(2), ("b", 0): p(2), ("c", 0): p(3)}
+    ends = {("a", 0): 100, ("a", 1): 100, ("b", 0): 10, ("c", 0): 5}
+    ms = lambda ago: int((NOW - ago) * 1000)  # noqa: E731
+    groups = [
+        Group("g", 1, committed={("a", 0): 90, ("a", 1): 100, ("b", 0): 4}),
+        Group("h", 1, committed={("a", 0): 50, ("c", 0): 1}),
+        Group("denied", 1, committed={("a", 0): 50, ("b", 0): 9}),
+    ]
+    times = {
+        ("g", ("a", 0)): RecordTime(ms(30), 90),
+        ("g", ("b", 0)): RecordTime(ms(600), 4, exact_at=NOW),
+        ("h", ("a", 0)): RecordTime(ms(3600), 40, exact_at=NOW - 45),
+        ("denied", ("a", 0)): RecordTime(ms(3600), 50),
+        # ("h", ("c", 0)): not read yet
+    }
+    errors = {("denied", ("b", 0)): "not_authorized"}
+    snapshot = replace(
+        snap(partitions, ends, groups), taken_at=NOW, record_times=times, record_time_errors=errors
+    )
+    view = join(snapshot, per_partition=True)
+    assert {r.group.name: r.lag_seconds for r in view.groups} == {"g": 600.0, "h": None, "denied": None}
+    topics = {(r.group, r.topic): r.lag_seconds for r in view.group_topics}
+    assert topics == {
+        ("g", "a"): 30.0,
+        ("g", "b"): 600.0,
+        ("h", "a"): 3600.0,
+        ("h", "c"): None,
+        ("denied", "a"): 3600.0,
+        ("denied", "b"): None,
+    }
+    # Broker 1 leads a-0 (h: an hour behind); broker 2 leads b-0 (g: 10 minutes); broker 3 unknown.
+    assert view.broker_lag_seconds_max == {1: 3600.0, 2: 600.0}
+    rows = {(r.group, r.topic, r.partition): r.lag_seconds for r in view.partition_lag}
+    assert rows[("g", "a", 1)] == 0.0
+    assert rows[("h", "c", 0)] is None
+    assert view.lag_seconds_states == {"exact": 3, "carried": 1, "pending": 1, "not_authorized": 1}
+    # h's a-0 value was read for offset 40, exact 45 s ago; the group is at 50 now.
+    assert {r.group.name: r.lag_seconds_staleness for r in view.groups} == {
+        "g": 0.0,
+        "h": 45.0,
+        "denied": 0.0,
+    }

@@ -20,7 +20,15 @@ from broker_lag_exporter.metrics.catalogue import (
     RUNTIME_SAMPLES,
     sample_names,
 )
-from broker_lag_exporter.model.kafka import NO_LEADER, Broker, Group, KafkaSnapshot, Member, Partition
+from broker_lag_exporter.model.kafka import (
+    NO_LEADER,
+    Broker,
+    Group,
+    KafkaSnapshot,
+    Member,
+    Partition,
+    RecordTime,
+)
 from broker_lag_exporter.store import Store
 
 GOLDEN = Path(__file__).parent / "golden" / "exposition.prom"
@@ -81,6 +89,10 @@ def snapshot() -> KafkaSnapshot:
         errors={"list_offsets": 1},
         errors_total={"list_offsets": 5},
         requests=7,
+        taken_at=1_700_000_000.0,
+        # billing is 90 s behind on orders-0; audit's payments-0 could not be read.
+        record_times={("billing", ("orders", 0)): RecordTime(1_699_999_910_000, 10)},
+        record_time_errors={("audit", ("payments", 0)): "not_authorized"},
     )
 
 
@@ -128,10 +140,24 @@ def test_every_family_is_in_the_catalogue_with_its_labels():
                 assert set(sample.labels) == set(spec.labels), sample
 
 
-def test_partition_family_only_with_partition_granularity():
-    text = generate_latest(registry("group")).decode()
-    assert "kafka_partition_lag_messages{" not in text
+@pytest.mark.parametrize(
+    ("granularity", "topic", "partition"),
+    [("group", False, False), ("topic", True, False), ("partition", True, True)],
+)
+def test_families_per_granularity(granularity, topic, partition):
+    text = generate_latest(registry(granularity)).decode()
+    assert ("kafka_partition_lag_messages{" in text) == partition
+    assert ("kafka_partition_lag_seconds{" in text) == partition
+    assert ("kafka_group_topic_lag_messages{" in text) == topic
+    assert ("kafka_topic_end_offsets{" in text) == topic
     assert "kafka_broker_consumer_lag_messages{" in text
+    assert 'kafka_group_lag_seconds{group="billing"} 90.0' in text
+    assert 'kafka_group_lag_seconds{group="audit"}' not in text  # its Fetch was not authorized
+
+
+def test_default_granularity_is_topic():
+    settings = load_settings(bootstrap_servers="127.0.0.1:9092")
+    assert settings.export.granularity == "topic"
 
 
 def test_catalogue_names_follow_conventions():

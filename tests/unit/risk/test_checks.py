@@ -57,4 +57,5 @@ def test_state_checks_are_not_static():
         "too_few_brokers",
         "leader_concentration",
         "offheap_near_limit",
+        "rebalance_storm",
     }

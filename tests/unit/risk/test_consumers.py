@@ -15,7 +15,12 @@ from broker_lag_exporter.model.kube import (
     PodStatus,
     ScaledObject,
 )
-from broker_lag_exporter.risk.consumers import consumer_grace_rules, keda_rules, session_timeout_ms
+from broker_lag_exporter.risk.consumers import (
+    consumer_grace_rules,
+    keda_rules,
+    rebalance_storm,
+    session_timeout_ms,
+)
 
 
 def settings(**kw):
@@ -163,3 +168,21 @@ def test_keda_rules(objects, kw, expected):
 
 def test_keda_not_installed_is_not_evaluated():
     assert keda(None) == {}
+
+
+@pytest.mark.parametrize(("recent", "firing"), [(0, False), (19, False), (20, True), (47, True)])
+def test_rebalance_storm(recent, firing):
+    snapshot = KafkaSnapshot(
+        brokers={},
+        controller_id=-1,
+        partitions={},
+        end_offsets={},
+        groups=(),
+        recent_rebalances={"g": recent},
+    )
+    found = list(rebalance_storm(Facts(kafka=snapshot), settings().risk))
+    assert [(f.check, f.subject, f.firing) for f in found] == [("rebalance_storm", "g", firing)]
+
+
+def test_rebalance_storm_needs_kafka():
+    assert list(rebalance_storm(Facts(), settings().risk)) == []
