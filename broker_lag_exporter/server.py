@@ -29,7 +29,8 @@ LANDING = """<!doctype html>
 def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) -> web.Application:
     """Build the aiohttp application."""
     middlewares: list[Middleware] = []
-    if settings.web_basic_auth_username and settings.web_basic_auth_password:
+    # `is not None`, not truthiness: an empty password must fail closed, never turn auth off.
+    if settings.web_basic_auth_username is not None and settings.web_basic_auth_password is not None:
         middlewares.append(
             _basic_auth(
                 settings.web_basic_auth_username,

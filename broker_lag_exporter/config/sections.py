@@ -206,6 +206,15 @@ class WebOptions(Section):
             ),
         )
         mine = [f"{a} and {b} go together" for a, x, b, y in pairs if (x is None) != (y is None)]
+        # An empty value is set, not absent: it must never switch authentication off.
+        mine += [
+            f"{name} must not be empty"
+            for name, value in (
+                ("web_basic_auth_username", self.web_basic_auth_username),
+                ("web_basic_auth_password", self.web_basic_auth_password),
+            )
+            if value is not None and not (value if isinstance(value, str) else value.get_secret_value())
+        ]
         return [*super().problems(), *mine]
 
 
