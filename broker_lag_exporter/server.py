@@ -14,6 +14,8 @@ from prometheus_client.exposition import choose_encoder
 from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import WebOptions
 from broker_lag_exporter.store import Store
+from broker_lag_exporter.tls import KeyPair, ReloadingContext
+from broker_lag_exporter.web_auth import ServerTls, WatchedWebConfig, basic_auth
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,6 +39,9 @@ def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) ->
                 settings.web_basic_auth_password.get_secret_value(),
             )
         )
+    if settings.web_config_file is not None:
+        watched = WatchedWebConfig(settings.web_config_file)
+        middlewares.append(basic_auth(lambda: watched.current().users))
     app = web.Application(middlewares=middlewares)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -83,9 +88,10 @@ def _basic_auth(username: str, password: str) -> Middleware:
 
 
 def ssl_context(settings: WebOptions) -> ssl.SSLContext | None:
-    """Return a server TLS context when a certificate is configured."""
+    """Return a server TLS context, re-reading its files when they change, when TLS is configured."""
+    if settings.web_config_file is not None:
+        return WatchedWebConfig(settings.web_config_file).tls_context()
     if settings.web_tls_certfile is None or settings.web_tls_keyfile is None:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.web_tls_certfile, settings.web_tls_keyfile)
-    return context
+    tls = ServerTls(KeyPair(settings.web_tls_certfile, settings.web_tls_keyfile))
+    return ReloadingContext(tls.build, tls.files)

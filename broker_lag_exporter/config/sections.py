@@ -20,7 +20,9 @@ from broker_lag_exporter.config.values import (
     Selectors,
     Servers,
     UrlTemplate,
+    WebConfigFile,
 )
+from broker_lag_exporter.tls import KeyPair, pair_problems
 
 STRIMZI_BROKERS = "strimzi.io/component-type=kafka,strimzi.io/broker-role!=false"
 
@@ -193,6 +195,13 @@ class WebOptions(Section):
     web_basic_auth_password: SecretStr | None = Field(
         None, description="Password of `--web-basic-auth-username`; never logged."
     )
+    web_config_file: WebConfigFile | None = Field(
+        None,
+        description="A Prometheus exporter-toolkit web config (`tls_server_config` with `client_ca_file` "
+        "and `client_auth_type` for mTLS, `basic_auth_users` with bcrypt hashes), as node_exporter's "
+        "`--web.config.file`; checked at start, re-read with its certificates when they change. "
+        "Replaces the other `--web-tls-*` and `--web-basic-auth-*` options. See docs/security.md.",
+    )
 
     def problems(self) -> list[str]:
         """Return what is wrong between options (each is valid alone)."""
@@ -206,6 +215,22 @@ class WebOptions(Section):
             ),
         )
         mine = [f"{a} and {b} go together" for a, x, b, y in pairs if (x is None) != (y is None)]
+        if self.web_config_file is not None:
+            legacy = (
+                "web_tls_certfile",
+                "web_tls_keyfile",
+                "web_basic_auth_username",
+                "web_basic_auth_password",
+            )
+            mine += [
+                f"{name} cannot be combined with web_config_file"
+                for name in legacy
+                if getattr(self, name) is not None
+            ]
+        if self.web_tls_certfile is not None and self.web_tls_keyfile is not None:
+            mine += pair_problems(
+                "web_tls_certfile", "web_tls_keyfile", KeyPair(self.web_tls_certfile, self.web_tls_keyfile)
+            )
         # An empty value is set, not absent: it must never switch authentication off.
         mine += [
             f"{name} must not be empty"

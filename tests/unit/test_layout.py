@@ -14,7 +14,7 @@ PACKAGE = ROOT / "broker_lag_exporter"
 # Data flows model -> sources -> store/poller, and model -> join -> risk -> metrics and lint.
 ALLOWED: dict[str, set[str]] = {
     "model": set(),
-    "sources": {"model"},
+    "sources": {"model", "tls"},
     "store": {"model"},
     "poller": {"model", "store", "sources"},
     "join": {"model"},
@@ -22,9 +22,11 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": {"model", "store", "join", "risk"},
     "metrics": {"model", "join", "risk"},
     "lint": {"model", "join", "risk", "config"},
-    "server": {"model", "store"},
+    "server": {"model", "store", "tls", "web_auth"},
     "logs": set(),
-    "config": {"model"},
+    "config": {"model", "tls", "web_auth"},
+    "tls": set(),
+    "web_auth": {"tls"},
 }
 WIDE = {"app", "cli", "__main__"}
 ALWAYS = {"", "config.sections"}
