@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,19 @@ class Prometheus(Service):
         job: str = JOB,
         interval: str = "1s",
         timeout: float = 30.0,
+        scrape: Mapping[str, Any] | None = None,
     ) -> Prometheus:
-        """Write a config, start Prometheus on a free port and wait until it is ready."""
+        """Write a config, start Prometheus on a free port and wait until it is ready.
+
+        ``scrape`` adds keys to the job's scrape config (``scheme``, ``tls_config``, ``basic_auth``).
+        """
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in rule_files],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": list(targets)}], **(scrape or {})}
+            ],
         }
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))
