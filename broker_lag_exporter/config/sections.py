@@ -22,7 +22,7 @@ from broker_lag_exporter.config.values import (
     UrlTemplate,
     WebConfigFile,
 )
-from broker_lag_exporter.tls import KeyPair, pair_problems
+from broker_lag_exporter.tls import KeyPair, ca_problems, pair_problems
 
 STRIMZI_BROKERS = "strimzi.io/component-type=kafka,strimzi.io/broker-role!=false"
 
@@ -72,6 +72,20 @@ class KafkaOptions(Section):
     ssl_cafile: Path | None = Field(None, description="CA bundle that signs the brokers' certificates.")
     ssl_certfile: Path | None = Field(None, description="Client certificate for TLS listeners.")
     ssl_keyfile: Path | None = Field(None, description="Key of the client certificate.")
+    ssl_keyfile_password: SecretStr | None = Field(
+        None, description="Password of an encrypted `--ssl-keyfile`; never logged nor exported."
+    )
+    ssl_server_hostname: str | None = Field(
+        None,
+        description="Verify every broker's certificate against this name (and send it as SNI) instead "
+        "of the host each broker advertises: for certificates issued to one shared name.",
+    )
+    ssl_insecure_skip_verify: bool = Field(
+        False,
+        description="Do not verify the brokers' certificates at all. Anyone on the network path can "
+        "then read and alter what the exporter sees: logged as a warning at start and exported as "
+        "`broker_lag_exporter_kafka_tls_verification_disabled 1`. For tests only.",
+    )
     forget_broker_after_seconds: Seconds = Field(
         3600.0,
         description="A broker missing from metadata is exported with `kafka_broker_up 0` while "
@@ -100,7 +114,31 @@ class KafkaOptions(Section):
         sasl = self.security_protocol.startswith("SASL")
         complete = bool(self.sasl_mechanism and self.sasl_username and self.sasl_password)
         mine = [] if complete or not sasl else ["SASL needs sasl_mechanism, sasl_username and sasl_password"]
-        return [*super().problems(), *mine]
+        return [*super().problems(), *mine, *self._tls_problems()]
+
+    def _tls_problems(self) -> list[str]:
+        tls_options = (
+            "ssl_cafile",
+            "ssl_certfile",
+            "ssl_keyfile",
+            "ssl_keyfile_password",
+            "ssl_server_hostname",
+        )
+        if not self.security_protocol.endswith("SSL"):
+            # Set but unused would let a user believe the connection is encrypted.
+            return [
+                f"{name} needs security_protocol SSL or SASL_SSL"
+                for name in (*tls_options, "ssl_insecure_skip_verify")
+                if getattr(self, name)
+            ]
+        found = [] if self.ssl_cafile is None else ca_problems("ssl_cafile", self.ssl_cafile)
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            found.append("ssl_certfile and ssl_keyfile go together")
+        elif self.ssl_certfile is not None and self.ssl_keyfile is not None:
+            password = self.ssl_keyfile_password.get_secret_value() if self.ssl_keyfile_password else None
+            pair = KeyPair(self.ssl_certfile, self.ssl_keyfile, password)
+            found += pair_problems("ssl_certfile", "ssl_keyfile", pair)
+        return found
 
 
 class PollOptions(Section):

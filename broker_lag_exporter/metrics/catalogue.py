@@ -315,6 +315,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "Kafka requests sent in the last poll.",
         source="exporter",
     ),
+    _m(
+        "broker_lag_exporter_kafka_tls_verification_disabled",
+        "gauge",
+        "1 when --ssl-insecure-skip-verify turns off checking the brokers' certificates (anyone on the "
+        "path can read and alter what the exporter reads), 0 otherwise.",
+        source="exporter",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}

@@ -8,11 +8,11 @@ from typing import Any
 import structlog
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
-from aiokafka.helpers import create_ssl_context
 
 from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
 from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
+from broker_lag_exporter.sources.kafka.auth import client_tls
 
 log = structlog.get_logger(__name__)
 
@@ -117,9 +117,7 @@ def _client_options(s: KafkaOptions, deadline: float, metadata_age: float) -> di
         "security_protocol": s.security_protocol,
     }
     if s.security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_context"] = create_ssl_context(
-            cafile=s.ssl_cafile, certfile=s.ssl_certfile, keyfile=s.ssl_keyfile
-        )
+        options["ssl_context"] = client_tls(s).context()
     if s.security_protocol.startswith("SASL") and s.sasl_password is not None:
         options["sasl_mechanism"] = s.sasl_mechanism
         options["sasl_plain_username"] = s.sasl_username
