@@ -1,4 +1,4 @@
-"""Kafka TLS options: every file problem listed at start, the context built from them, insecure mode exported."""
+"""Kafka TLS options: file problems listed at start, the context built from them, insecure mode exported."""
 
 import ssl
 
@@ -34,7 +34,7 @@ def test_every_tls_file_problem_is_listed_at_once_without_the_password(ca):
     assert f"ssl_cafile {ca.folder}/missing-ca.pem does not exist" in text
     assert f"ssl_keyfile {other.key} does not match ssl_certfile {good.cert}" in text
     assert "k3y-pa55" not in text
-    with pytest.raises(ConfigError, match="ssl_keyfile .* is encrypted and no password is set"):
+    with pytest.raises(ConfigError, match=r"ssl_keyfile .* is encrypted and no password is set"):
         load_settings(
             bootstrap_servers="k:9092", security_protocol="SSL", ssl_certfile=good.cert, ssl_keyfile=good.key
         )
