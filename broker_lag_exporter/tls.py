@@ -1,5 +1,6 @@
 """TLS files checked once at start, and contexts re-reading them when they change (cert-manager rotation)."""
 
+import datetime as dt
 import os
 import ssl
 from collections.abc import Callable, Sequence
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+from cryptography import x509
 
 log = structlog.get_logger(__name__)
 
@@ -50,24 +52,44 @@ def ca_problems(what: str, cafile: Path) -> list[str]:
 
 
 def pair_problems(cert_what: str, key_what: str, pair: KeyPair) -> list[str]:
-    """Return why a certificate and key are unusable: missing, unparsable, locked or mismatched."""
+    """Return why a certificate and key are unusable: missing, unparsable, expired, locked or mismatched."""
     found = file_problems(cert_what, pair.certfile) + file_problems(key_what, pair.keyfile)
     if found:
         return found
+    problem = _cert_problem(cert_what, pair.certfile) or _key_problem(cert_what, key_what, pair)
+    return [problem] if problem else []
+
+
+def _cert_problem(what: str, certfile: Path) -> str | None:
     try:
         # Parsing the chain alone tells a bad certificate from a bad key.
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=pair.certfile)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=certfile)
     except (ssl.SSLError, ValueError):
-        return [f"{cert_what} {pair.certfile} holds no PEM certificate"]
+        return f"{what} {certfile} holds no PEM certificate"
+    expiry = expired_on(certfile)
+    return f"{what} {certfile} expired on {expiry}" if expiry else None
+
+
+def _key_problem(cert_what: str, key_what: str, pair: KeyPair) -> str | None:
     try:
         pair.load_into(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     except ssl.SSLError as exc:
         if exc.reason == "KEY_VALUES_MISMATCH":
-            return [f"{key_what} {pair.keyfile} does not match {cert_what} {pair.certfile}"]
+            return f"{key_what} {pair.keyfile} does not match {cert_what} {pair.certfile}"
         if pair.password is None and b"ENCRYPTED" in pair.keyfile.read_bytes():
-            return [f"{key_what} {pair.keyfile} is encrypted and no password is set"]
-        return [f"{key_what} {pair.keyfile} cannot be read: not a PEM private key, or a wrong password"]
-    return []
+            return f"{key_what} {pair.keyfile} is encrypted and no password is set"
+        return f"{key_what} {pair.keyfile} cannot be read: not a PEM private key, or a wrong password"
+    return None
+
+
+def expired_on(certfile: Path, now: dt.datetime | None = None) -> str | None:
+    """Return when the file's (first) certificate expired, or None while it is valid or unreadable."""
+    try:
+        cert = x509.load_pem_x509_certificate(certfile.read_bytes())
+    except (OSError, ValueError):
+        return None
+    end = cert.not_valid_after_utc
+    return f"{end:%Y-%m-%d %H:%M:%S} UTC" if end < (now or dt.datetime.now(dt.UTC)) else None
 
 
 def signature(paths: Sequence[Path]) -> Signature:

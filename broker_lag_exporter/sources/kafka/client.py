@@ -12,7 +12,7 @@ from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
 from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
-from broker_lag_exporter.sources.kafka.auth import client_tls
+from broker_lag_exporter.sources.kafka.auth import LoginBackoff, client_tls, connect_errors, explain_rejection
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +33,7 @@ class KafkaConnection:
         self._deadline = poll.request_timeout_seconds
         self._metadata_age = max(poll.poll_interval_seconds, 30)
         self._client: AIOKafkaClient | None = None
+        self._login = LoginBackoff()
         self.requests = 0
         self.errors: Counter[str] = Counter()
 
@@ -44,14 +45,21 @@ class KafkaConnection:
     async def _connect(self) -> AIOKafkaClient:
         if self._client is not None:
             return self._client
+        self._login.check()
         client = AIOKafkaClient(**_client_options(self._options, self._deadline, self._metadata_age))
         try:
-            async with asyncio.timeout(self._deadline):
-                await client.bootstrap()
+            with connect_errors() as refused:
+                async with asyncio.timeout(self._deadline):
+                    await client.bootstrap()
         except (KafkaError, OSError, TimeoutError) as exc:
             await client.close()
+            rejections = [r for b, e in refused if (r := explain_rejection(self._options, b, e))]
+            if rejections:
+                self._login.rejected("; ".join(rejections))
+                raise SourceError("; ".join(rejections)) from exc
             servers = ",".join(self._options.bootstrap_servers)
             raise SourceError(f"cannot bootstrap from {servers}: {_describe(exc)}") from exc
+        self._login.accepted()
         self._client = client
         return client
 

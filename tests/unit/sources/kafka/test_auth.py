@@ -3,12 +3,14 @@
 import ssl
 
 import pytest
+from aiokafka.errors import SaslAuthenticationFailed, UnsupportedSaslMechanismError
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from broker_lag_exporter.app import build_registry, build_sources
 from broker_lag_exporter.config.settings import ConfigError, load_settings
-from broker_lag_exporter.sources.kafka.auth import client_tls
+from broker_lag_exporter.sources import SourceError
+from broker_lag_exporter.sources.kafka.auth import LoginBackoff, client_tls, explain_rejection
 from broker_lag_exporter.sources.kafka.client import _client_options
 from broker_lag_exporter.store import Store
 from harness.certs import CertificateAuthority
@@ -84,3 +86,53 @@ def test_skipping_verification_is_warned_at_start_and_exported():
     assert [e["log_level"] for e in logs if "NOT verified" in e["event"]] == ["warning"]
     assert _disabled(build_registry(Store(60), insecure)) == 1
     assert _disabled(build_registry(Store(60), load_settings(bootstrap_servers="k:9092"))) == 0
+
+
+def test_login_backoff_doubles_up_to_ten_minutes_and_resets_on_success():
+    now = [0.0]
+    backoff = LoginBackoff(clock=lambda: now[0])
+    backoff.check()
+    waits = []
+    for _ in range(7):
+        backoff.rejected("SASL PLAIN authentication rejected")
+        start = now[0]
+        with pytest.raises(SourceError, match="SASL PLAIN authentication rejected"):
+            backoff.check()
+        while True:
+            now[0] += 1
+            try:
+                backoff.check()
+            except SourceError:
+                continue
+            break
+        waits.append(now[0] - start)
+    assert waits == [30, 60, 120, 240, 480, 600, 600]
+    backoff.accepted()
+    backoff.rejected("again")
+    with pytest.raises(SourceError):
+        backoff.check()
+    now[0] += 30
+    backoff.check()
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            SaslAuthenticationFailed("Authentication failed: Invalid username or password"),
+            "SASL SCRAM-SHA-512 authentication as 'svc' rejected by broker b:9093: Authentication failed: "
+            "Invalid username or password",
+        ),
+        (UnsupportedSaslMechanismError(), "broker b:9093 does not enable SASL mechanism SCRAM-SHA-512"),
+        (ConnectionRefusedError(111, "refused"), None),
+    ],
+)
+def test_rejections_name_mechanism_and_broker_and_outages_are_not_rejections(error, expected):
+    s = load_settings(
+        bootstrap_servers="b:9093",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="svc",
+        sasl_password="hunter2",
+    )
+    assert explain_rejection(s.kafka, "b:9093", error) == expected

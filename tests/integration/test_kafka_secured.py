@@ -1,0 +1,160 @@
+"""The Kafka source against a real broker with SASL_SSL and mTLS listeners, StandardAuthorizer and ACLs."""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker_lag_exporter.config.settings import ConfigError, load_settings
+from broker_lag_exporter.join.lag import join
+from broker_lag_exporter.sources import SourceError
+from broker_lag_exporter.sources.kafka import KafkaSource
+from harness.certs import CertificateAuthority
+from harness.kafka.secure import SecuredKafka
+
+pytestmark = pytest.mark.kafka
+
+PASSWORD = "exp0rter-pa55"
+USER = "exporter"
+# The least-privilege grant documented in docs/security.md.
+LEAST_PRIVILEGE = (({"topic": "*"}, ("Describe", "DescribeConfigs")), ({"group": "*"}, ("Describe",)))
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredKafka]:
+    """One broker, its topics and groups, and the least-privilege ACLs for the exporter's principals."""
+    workdir = tmp_path_factory.mktemp("secured")
+    with SecuredKafka.start_secured(workdir, users={USER: PASSWORD}) as kafka:
+        kafka.create_topic("sec-orders", partitions=3)
+        for partition in range(3):
+            kafka.produce("sec-orders", 30, partition=partition)
+        kafka.commit_offsets("sec-billing", {("sec-orders", p): 5 * p for p in range(3)})
+        kafka.commit_offsets("sec-audit", {("sec-orders", 1): 2})
+        for principal in (f"User:{USER}", f"User:CN={USER}"):
+            for resource, operations in LEAST_PRIVILEGE:
+                kafka.allow(principal, *operations, **resource)
+        yield kafka
+
+
+def _settings(kafka: SecuredKafka, **options: Any) -> Any:
+    defaults: dict[str, Any] = {"security_protocol": "SASL_SSL", "ssl_cafile": kafka.pki.cert}
+    servers = kafka.ssl if options.get("security_protocol") == "SSL" else kafka.sasl_ssl
+    return load_settings(bootstrap_servers=servers, group_allow="sec-.*", **(defaults | options))
+
+
+async def _collect(kafka: SecuredKafka, **options: Any) -> Any:
+    s = _settings(kafka, **options)
+    source = KafkaSource(s.kafka, s.poll, s.export)
+    try:
+        return await source.collect()
+    finally:
+        await source.close()
+
+
+async def _error(kafka: SecuredKafka, **options: Any) -> str:
+    with pytest.raises(SourceError) as err:
+        await _collect(kafka, **options)
+    return str(err.value)
+
+
+def _client_cert(kafka: SecuredKafka, **issue: Any) -> dict[str, Path]:
+    issued = kafka.pki.issue(USER, client=True, **issue)
+    return {"ssl_certfile": issued.cert, "ssl_keyfile": issued.key}
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "mTLS"])
+async def test_lag_equals_the_oracle_through_each_mechanism_with_least_privilege(secured, mechanism):
+    if mechanism == "mTLS":
+        options: dict[str, Any] = {"security_protocol": "SSL", **_client_cert(secured, password="k3y")}
+        options["ssl_keyfile_password"] = "k3y"
+    else:
+        options = {"sasl_mechanism": mechanism, "sasl_username": USER, "sasl_password": PASSWORD}
+    snapshot = await _collect(secured, **options)
+    oracle = await asyncio.to_thread(secured.describe_groups)
+    theirs = {(r.group, r.topic, r.partition): r.lag for r in oracle if r.group.startswith("sec-")}
+    ours = {(r.group, r.topic, r.partition): r.lag for r in join(snapshot, per_partition=True).partition_lag}
+    assert ours == {k: v for k, v in theirs.items() if v is not None}
+    assert sum(ours.values()) == (30 - 0) + (30 - 5) + (30 - 10) + (30 - 2)
+    assert snapshot.errors == {}
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+async def test_a_wrong_password_is_one_error_naming_mechanism_and_broker(secured, mechanism):
+    s = _settings(secured, sasl_mechanism=mechanism, sasl_username=USER, sasl_password="wrong-pa55")
+    source = KafkaSource(s.kafka, s.poll, s.export)
+    try:
+        with pytest.raises(SourceError) as first:
+            await source.collect()
+        text = str(first.value)
+        assert text.startswith(
+            f"SASL {mechanism} authentication as 'exporter' rejected by broker {secured.sasl_ssl}"
+        )
+        assert "wrong-pa55" not in text
+        # Backing off: the next poll repeats the error (logged once) without logging in again.
+        with pytest.raises(SourceError) as second:
+            await source.collect()
+        assert str(second.value) == text
+    finally:
+        await source.close()
+
+
+async def test_a_wrong_ca_names_the_untrusted_broker(secured, tmp_path):
+    stranger = CertificateAuthority(tmp_path / "stranger", "stranger-ca")
+    text = await _error(
+        secured, ssl_cafile=stranger.cert, sasl_mechanism="PLAIN", sasl_username=USER, sasl_password=PASSWORD
+    )
+    assert text == (
+        f"TLS to broker {secured.sasl_ssl}: its certificate is not trusted: unable to get local issuer "
+        "certificate (check ssl_cafile and the broker's certificate)"
+    )
+
+
+async def test_the_server_hostname_override_is_verified(secured):
+    login = {"sasl_mechanism": "PLAIN", "sasl_username": USER, "sasl_password": PASSWORD}
+    assert (await _collect(secured, ssl_server_hostname="localhost", **login)).groups
+    text = await _error(secured, ssl_server_hostname="kafka.example.com", **login)
+    assert "its certificate is not trusted for name 'kafka.example.com': Hostname mismatch" in text
+
+
+async def test_skip_verify_connects_to_a_broker_of_an_unknown_ca(secured, tmp_path):
+    stranger = CertificateAuthority(tmp_path / "stranger", "stranger-ca")
+    snapshot = await _collect(
+        secured,
+        ssl_cafile=stranger.cert,
+        ssl_insecure_skip_verify=True,
+        sasl_mechanism="PLAIN",
+        sasl_username=USER,
+        sasl_password=PASSWORD,
+    )
+    assert {g.name for g in snapshot.groups} == {"sec-billing", "sec-audit"}
+
+
+async def test_an_expired_client_certificate_is_named_at_start_and_when_it_expires_later(secured):
+    cert = _client_cert(secured)
+    s = _settings(secured, security_protocol="SSL", **cert)
+    source = KafkaSource(s.kafka, s.poll, s.export)
+    try:
+        # cert-manager failed to renew: the files now hold an expired certificate.
+        expired = secured.pki.issue(USER, client=True, expired=True)
+        assert (expired.cert, expired.key) == (cert["ssl_certfile"], cert["ssl_keyfile"])
+        with pytest.raises(SourceError) as err:
+            await source.collect()
+    finally:
+        await source.close()
+    assert str(err.value).startswith(f"TLS to broker {secured.ssl} failed: sslv3 alert certificate unknown")
+    assert f"our client certificate ssl_certfile {expired.cert} expired on " in str(err.value)
+    with pytest.raises(ConfigError, match=f"ssl_certfile {expired.cert} expired on "):
+        _settings(secured, security_protocol="SSL", **cert)
+
+
+async def test_a_client_certificate_of_another_ca_is_named(secured, tmp_path):
+    stranger = CertificateAuthority(tmp_path / "stranger", "stranger-ca").issue(USER, client=True)
+    text = await _error(
+        secured, security_protocol="SSL", ssl_certfile=stranger.cert, ssl_keyfile=stranger.key
+    )
+    assert text == (
+        f"TLS to broker {secured.ssl} failed: sslv3 alert certificate unknown (the broker rejected our "
+        f"client certificate ssl_certfile {stranger.cert}: is its CA in the broker's truststore?)"
+    )
