@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get(f"{ENV_PREFIX}CONFIG"),
             help=f"YAML file of options (also {ENV_PREFIX}CONFIG)",
         )
+        sub.add_argument(
+            "--secrets-dir",
+            type=Path,
+            default=os.environ.get(f"{ENV_PREFIX}SECRETS_DIR"),
+            help="folder of files named like the options' variables (e.g. BROKER_LAG_SASL_PASSWORD), "
+            f"each holding the option's value: a mounted Secret (also {ENV_PREFIX}SECRETS_DIR)",
+        )
     checks = commands.add_parser(
         "lint",
         help="run the Kubernetes risk checks over manifests (exit 1 on findings, 2 on unreadable input)",
@@ -48,8 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(command: str, config: Path | None, rest: Sequence[str]) -> Settings:
-    return load_settings(list(rest), config_file=config, _cli_prog_name=f"{PROG} {command}")
+def _settings(command: str, config: Path | None, secrets: Path | None, rest: Sequence[str]) -> Settings:
+    return load_settings(
+        list(rest), config_file=config, secrets_dir=secrets, _cli_prog_name=f"{PROG} {command}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lint":
         return lint.run(args.files, args.format, args.config, rest)
     try:
-        settings = _settings(args.command, args.config, rest)
+        settings = _settings(args.command, args.config, args.secrets_dir, rest)
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -1,18 +1,160 @@
 """How the exporter proves who it is to Kafka and checks the brokers: TLS and SASL options for aiokafka."""
 
+import asyncio
+import base64
 import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+import aiohttp
+from aiokafka.abc import AbstractTokenProvider
 from aiokafka.errors import SaslAuthenticationFailed, UnsupportedSaslMechanismError
 
 from broker_lag_exporter.config.sections import KafkaOptions
 from broker_lag_exporter.sources import SourceError
-from broker_lag_exporter.tls import ClientTls, KeyPair, expired_on
+from broker_lag_exporter.tls import ClientTls, KeyPair, Signature, expired_on, signature
 
 USER_PASSWORD = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def sasl_options(s: KafkaOptions, deadline: float) -> dict[str, Any]:
+    """Return aiokafka's SASL arguments for the mechanism (checked complete when the options were loaded)."""
+    mechanism = s.sasl_mechanism
+    if mechanism is None or not s.security_protocol.startswith("SASL"):
+        return {}
+    if mechanism in USER_PASSWORD:
+        password = s.sasl_password.get_secret_value() if s.sasl_password else None
+        return {
+            "sasl_mechanism": mechanism,
+            "sasl_plain_username": s.sasl_username,
+            "sasl_plain_password": password,
+        }
+    if mechanism == "GSSAPI":
+        return {
+            "sasl_mechanism": "GSSAPI",
+            "sasl_kerberos_service_name": s.sasl_kerberos_service_name,
+            "sasl_kerberos_domain_name": s.sasl_kerberos_domain_name,
+        }
+    provider: AbstractTokenProvider
+    if mechanism == "AWS_MSK_IAM":
+        # MSK's IAM login is OAUTHBEARER on the wire, with a signed URL as the token.
+        provider = MskIamTokenProvider(s.sasl_aws_region or "")
+    elif s.sasl_oauth_token_file is not None:
+        provider = FileTokenProvider(s.sasl_oauth_token_file)
+    else:
+        secret = s.sasl_oauth_client_secret.get_secret_value() if s.sasl_oauth_client_secret else ""
+        provider = ClientCredentialsTokenProvider(
+            s.sasl_oauth_token_url or "",
+            s.sasl_oauth_client_id or "",
+            secret,
+            s.sasl_oauth_scope,
+            deadline=deadline,
+        )
+    return {"sasl_mechanism": "OAUTHBEARER", "sasl_oauth_token_provider": provider}
+
+
+class FileTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
+    """The OAUTHBEARER token in a file (a projected token, a sidecar's output), re-read when it changes."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._signature: Signature = ()
+        self._token = ""
+
+    async def token(self) -> str:
+        """Return the file's token, read again only if the file changed."""
+        now = signature([self._path])
+        if now != self._signature:
+            try:
+                self._token = self._path.read_text().strip()
+            except OSError as exc:
+                raise SourceError(
+                    f"sasl_oauth_token_file {self._path} cannot be read: {exc.strerror}"
+                ) from None
+            self._signature = now
+        if not self._token:
+            raise SourceError(f"sasl_oauth_token_file {self._path} is empty")
+        return self._token
+
+
+class ClientCredentialsTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
+    """OAUTHBEARER tokens from a token endpoint (client-credentials grant), reused until near expiry."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        secret: str,
+        scope: str | None,
+        *,
+        deadline: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {basic}"}
+        self._scope = scope
+        self._deadline = deadline
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token = ""
+        self._renew_at = 0.0
+
+    async def token(self) -> str:
+        """Return a valid token; one request at a time, so concurrent connections share it."""
+        async with self._lock:
+            if not self._token or self._clock() >= self._renew_at:
+                self._token, lifetime = await self._fetch()
+                # Renewed a minute early (or at half-life for short tokens) so no login uses an expiring one.
+                self._renew_at = self._clock() + max(lifetime - 60, lifetime / 2)
+            return self._token
+
+    async def _fetch(self) -> tuple[str, float]:
+        form = {"grant_type": "client_credentials", **({"scope": self._scope} if self._scope else {})}
+        try:
+            async with (
+                asyncio.timeout(self._deadline),
+                aiohttp.ClientSession() as http,
+                http.post(self._url, data=form, headers=self._headers) as response,
+            ):
+                body = await response.json(content_type=None)
+        except TimeoutError:
+            raise SourceError(
+                f"token endpoint {self._url} gave no answer within {self._deadline:g} s"
+            ) from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise SourceError(f"token endpoint {self._url} failed: {type(exc).__name__}") from None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if response.status != 200 or not isinstance(token, str):
+            # The endpoint's error code only: its description could echo what was sent.
+            error = body.get("error") if isinstance(body, dict) else None
+            refused = f"token endpoint {self._url} refused the client credentials: HTTP {response.status}"
+            raise SourceError(f"{refused} {error}" if error else refused)
+        lifetime = body.get("expires_in")
+        return token, float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 300.0
+
+
+class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
+    """AWS MSK IAM tokens signed with the standard AWS credential chain, reused until near expiry."""
+
+    def __init__(self, region: str, clock: Callable[[], float] = time.time) -> None:
+        self._region = region
+        self._clock = clock
+        self._token = ""
+        self._expires = 0.0
+
+    async def token(self) -> str:
+        """Return a signed token; signing is local, but finding credentials may ask the instance metadata."""
+        if not self._token or self._clock() >= self._expires - 60:
+            from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # noqa: PLC0415 (an optional extra)
+
+            token, expiry_ms = await asyncio.to_thread(MSKAuthTokenProvider.generate_auth_token, self._region)
+            self._token, self._expires = token, expiry_ms / 1000
+        return self._token
 
 
 def client_tls(s: KafkaOptions) -> ClientTls:

@@ -12,7 +12,13 @@ from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
 from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
-from broker_lag_exporter.sources.kafka.auth import LoginBackoff, client_tls, connect_errors, explain_rejection
+from broker_lag_exporter.sources.kafka.auth import (
+    LoginBackoff,
+    client_tls,
+    connect_errors,
+    explain_rejection,
+    sasl_options,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -126,8 +132,4 @@ def _client_options(s: KafkaOptions, deadline: float, metadata_age: float) -> di
     }
     if s.security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = client_tls(s).context()
-    if s.security_protocol.startswith("SASL") and s.sasl_password is not None:
-        options["sasl_mechanism"] = s.sasl_mechanism
-        options["sasl_plain_username"] = s.sasl_username
-        options["sasl_plain_password"] = s.sasl_password.get_secret_value()
-    return options
+    return options | sasl_options(s, deadline)
