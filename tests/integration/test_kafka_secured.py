@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from broker_lag_exporter.config.settings import ConfigError, load_settings
 from broker_lag_exporter.join.lag import join
 from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka import KafkaSource
 from harness.certs import CertificateAuthority
-from harness.kafka.secure import SecuredKafka
+from harness.kafka.secure import SecuredKafka, unsecured_token
+from harness.process import free_port
 
 pytestmark = pytest.mark.kafka
 
@@ -158,3 +160,51 @@ async def test_a_client_certificate_of_another_ca_is_named(secured, tmp_path):
         f"TLS to broker {secured.ssl} failed: sslv3 alert certificate unknown (the broker rejected our "
         f"client certificate ssl_certfile {stranger.cert}: is its CA in the broker's truststore?)"
     )
+
+
+async def test_oauthbearer_with_a_token_file_equals_the_oracle_and_an_expired_token_is_named(
+    secured, tmp_path
+):
+    token = tmp_path / "token"
+    token.write_text(unsecured_token(USER))
+    snapshot = await _collect(secured, sasl_mechanism="OAUTHBEARER", sasl_oauth_token_file=token)
+    oracle = await asyncio.to_thread(secured.describe_groups)
+    lag = {(r.group, r.topic, r.partition): r.lag for r in join(snapshot, per_partition=True).partition_lag}
+    assert lag == {(r.group, r.topic, r.partition): r.lag for r in oracle if r.group.startswith("sec-")}
+    token.write_text(unsecured_token(USER, lifetime=-60))
+    text = await _error(secured, sasl_mechanism="OAUTHBEARER", sasl_oauth_token_file=token)
+    broker = secured.sasl_ssl
+    assert text.startswith(
+        f"OAUTHBEARER login to broker {broker}: the token in sasl_oauth_token_file {token} expired"
+    )
+
+
+async def test_oauthbearer_with_client_credentials_equals_the_oracle(secured):
+    issued = []
+
+    async def issue(request: web.Request) -> web.Response:
+        form = await request.post()
+        issued.append((request.headers.get("Authorization"), form.get("grant_type")))
+        return web.json_response({"access_token": unsecured_token(USER), "expires_in": 3600})
+
+    app = web.Application()
+    app.router.add_post("/oauth2/token", issue)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        snapshot = await _collect(
+            secured,
+            sasl_mechanism="OAUTHBEARER",
+            sasl_oauth_token_url=f"http://127.0.0.1:{port}/oauth2/token",
+            sasl_oauth_client_id="exporter-client",
+            sasl_oauth_client_secret="cl1ent-s3cret",
+        )
+    finally:
+        await runner.cleanup()
+    assert len(issued) == 1  # one token shared by every connection of the poll
+    assert issued[0][1] == "client_credentials"
+    oracle = await asyncio.to_thread(secured.describe_groups)
+    lag = {(r.group, r.topic, r.partition): r.lag for r in join(snapshot, per_partition=True).partition_lag}
+    assert lag == {(r.group, r.topic, r.partition): r.lag for r in oracle if r.group.startswith("sec-")}

@@ -2,6 +2,8 @@
 
 import asyncio
 import base64
+import datetime as dt
+import json
 import logging
 import ssl
 import time
@@ -12,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from aiokafka.abc import AbstractTokenProvider
-from aiokafka.errors import SaslAuthenticationFailed, UnsupportedSaslMechanismError
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
 
 from broker_lag_exporter.config.sections import KafkaOptions
 from broker_lag_exporter.sources import SourceError
@@ -57,6 +59,30 @@ def sasl_options(s: KafkaOptions, deadline: float) -> dict[str, Any]:
     return {"sasl_mechanism": "OAUTHBEARER", "sasl_oauth_token_provider": provider}
 
 
+class TokenError(KafkaError):  # type: ignore[misc]
+    """No usable OAUTHBEARER token; raised inside aiokafka's login so it is reported like a refused one."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """Return a JWT's `exp` claim, or None when the token is not a JWT or has none."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+def _utc(seconds: float) -> str:
+    return f"{dt.datetime.fromtimestamp(seconds, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 class FileTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
     """The OAUTHBEARER token in a file (a projected token, a sidecar's output), re-read when it changes."""
 
@@ -72,12 +98,16 @@ class FileTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
             try:
                 self._token = self._path.read_text().strip()
             except OSError as exc:
-                raise SourceError(
+                raise TokenError(
                     f"sasl_oauth_token_file {self._path} cannot be read: {exc.strerror}"
                 ) from None
             self._signature = now
         if not self._token:
-            raise SourceError(f"sasl_oauth_token_file {self._path} is empty")
+            raise TokenError(f"sasl_oauth_token_file {self._path} is empty")
+        expiry = _jwt_expiry(self._token)
+        if expiry is not None and expiry < time.time():
+            # aiokafka ignores the broker's OAUTHBEARER error answer, so an expired token is caught here.
+            raise TokenError(f"the token in sasl_oauth_token_file {self._path} expired at {_utc(expiry)}")
         return self._token
 
 
@@ -123,17 +153,17 @@ class ClientCredentialsTokenProvider(AbstractTokenProvider):  # type: ignore[mis
             ):
                 body = await response.json(content_type=None)
         except TimeoutError:
-            raise SourceError(
+            raise TokenError(
                 f"token endpoint {self._url} gave no answer within {self._deadline:g} s"
             ) from None
         except (aiohttp.ClientError, ValueError) as exc:
-            raise SourceError(f"token endpoint {self._url} failed: {type(exc).__name__}") from None
+            raise TokenError(f"token endpoint {self._url} failed: {type(exc).__name__}") from None
         token = body.get("access_token") if isinstance(body, dict) else None
         if response.status != 200 or not isinstance(token, str):
             # The endpoint's error code only: its description could echo what was sent.
             error = body.get("error") if isinstance(body, dict) else None
             refused = f"token endpoint {self._url} refused the client credentials: HTTP {response.status}"
-            raise SourceError(f"{refused} {error}" if error else refused)
+            raise TokenError(f"{refused} {error}" if error else refused)
         lifetime = body.get("expires_in")
         return token, float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 300.0
 
@@ -201,6 +231,20 @@ def connect_errors() -> Iterator[list[tuple[str, BaseException]]]:
         logger.removeFilter(capture)
 
 
+def rejection(s: KafkaOptions, refused: list[tuple[str, BaseException]]) -> tuple[str, bool] | None:
+    """Return why brokers refused us and whether to back off, or None for plain outages.
+
+    Refused credentials and certificates back off; a missing token does not, so a
+    rotated token file is picked up on the next poll.
+    """
+    found = [
+        (text, not isinstance(e, TokenError)) for b, e in refused if (text := explain_rejection(s, b, e))
+    ]
+    if not found:
+        return None
+    return "; ".join(dict.fromkeys(text for text, _ in found)), any(back_off for _, back_off in found)
+
+
 def explain_rejection(s: KafkaOptions, broker: str, error: BaseException) -> str | None:
     """Return why a broker refused us (credentials or certificates), naming mechanism and broker; else None.
 
@@ -210,6 +254,8 @@ def explain_rejection(s: KafkaOptions, broker: str, error: BaseException) -> str
     # A handshake the broker ends (our certificate refused) surfaces as a closed connection.
     while isinstance(error.__cause__, BaseException) and not isinstance(error, ssl.SSLError):
         error = error.__cause__
+    if isinstance(error, TokenError):
+        return f"OAUTHBEARER login to broker {broker}: {error}"
     if isinstance(error, SaslAuthenticationFailed):
         who = f" as {s.sasl_username!r}" if s.sasl_username and mechanism in USER_PASSWORD else ""
         return f"SASL {mechanism} authentication{who} rejected by broker {broker}: {_broker_text(error)}"

@@ -16,7 +16,7 @@ from broker_lag_exporter.sources.kafka.auth import (
     LoginBackoff,
     client_tls,
     connect_errors,
-    explain_rejection,
+    rejection,
     sasl_options,
 )
 
@@ -59,10 +59,12 @@ class KafkaConnection:
                     await client.bootstrap()
         except (KafkaError, OSError, TimeoutError) as exc:
             await client.close()
-            rejections = [r for b, e in refused if (r := explain_rejection(self._options, b, e))]
-            if rejections:
-                self._login.rejected("; ".join(rejections))
-                raise SourceError("; ".join(rejections)) from exc
+            found = rejection(self._options, refused)
+            if found is not None:
+                text, back_off = found
+                if back_off:
+                    self._login.rejected(text)
+                raise SourceError(text) from exc
             servers = ",".join(self._options.bootstrap_servers)
             raise SourceError(f"cannot bootstrap from {servers}: {_describe(exc)}") from exc
         self._login.accepted()

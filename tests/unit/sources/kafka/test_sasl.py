@@ -12,14 +12,15 @@ import pytest
 from aiohttp import web
 
 from broker_lag_exporter.config.settings import ConfigError, load_settings
-from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka.auth import (
     ClientCredentialsTokenProvider,
     FileTokenProvider,
     MskIamTokenProvider,
+    TokenError,
     sasl_options,
 )
 from broker_lag_exporter.sources.kafka.client import _client_options
+from harness.kafka.secure import unsecured_token
 from harness.process import free_port
 
 SASL: dict[str, Any] = {"bootstrap_servers": "k:9093", "security_protocol": "SASL_SSL"}
@@ -166,7 +167,10 @@ async def test_a_token_file_is_reread_when_it_changes(tmp_path):
     token.write_text("second-and-longer\n")
     assert await provider.token() == "second-and-longer"
     token.write_text("")
-    with pytest.raises(SourceError, match=f"sasl_oauth_token_file {token} is empty"):
+    with pytest.raises(TokenError, match=f"sasl_oauth_token_file {token} is empty"):
+        await provider.token()
+    token.write_text(unsecured_token("exporter", lifetime=-60))
+    with pytest.raises(TokenError, match=f"the token in sasl_oauth_token_file {token} expired at 20"):
         await provider.token()
 
 
@@ -225,11 +229,11 @@ async def test_a_refused_or_slow_token_endpoint_is_one_clear_error(token_endpoin
     url, _, behaviour = token_endpoint
     behaviour["status"] = 401
     provider = ClientCredentialsTokenProvider(url, "exporter", "s3cr3t", None, deadline=2)
-    with pytest.raises(SourceError) as err:
+    with pytest.raises(TokenError) as err:
         await provider.token()
     assert str(err.value) == f"token endpoint {url} refused the client credentials: HTTP 401 invalid_client"
     behaviour["status"], behaviour["delay"] = 200, 5.0
-    with pytest.raises(SourceError, match=f"token endpoint {url} gave no answer within 0.5 s"):
+    with pytest.raises(TokenError, match=f"token endpoint {url} gave no answer within 0.5 s"):
         await ClientCredentialsTokenProvider(url, "exporter", "s3cr3t", None, deadline=0.5).token()
 
 
