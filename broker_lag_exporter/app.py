@@ -79,7 +79,7 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
     store.subscribe(pipeline.refresh)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
-    registry.register(SecurityCollector(settings.kafka))
+    registry.register(SecurityCollector(settings.kafka, lambda: pipeline.latest().facts.kafka))
     return registry
 
 

@@ -91,3 +91,5 @@ class KafkaSnapshot:
     errors: Mapping[str, int] = field(default_factory=dict)
     requests: int = 0
     topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # (operation, resource type) ACLs the brokers deny the exporter, e.g. ("DescribeConfigs", "topic").
+    missing_acls: frozenset[tuple[str, str]] = frozenset()

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from structlog.testing import capture_logs
 
+from broker_lag_exporter.app import build_registry
 from broker_lag_exporter.config.settings import ConfigError, load_settings
 from broker_lag_exporter.join.lag import join
 from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka import KafkaSource
+from broker_lag_exporter.store import Store
 from harness.certs import CertificateAuthority
 from harness.kafka.secure import SecuredKafka, unsecured_token
 from harness.process import free_port
@@ -208,3 +211,43 @@ async def test_oauthbearer_with_client_credentials_equals_the_oracle(secured):
     oracle = await asyncio.to_thread(secured.describe_groups)
     lag = {(r.group, r.topic, r.partition): r.lag for r in join(snapshot, per_partition=True).partition_lag}
     assert lag == {(r.group, r.topic, r.partition): r.lag for r in oracle if r.group.startswith("sec-")}
+
+
+@pytest.mark.parametrize(
+    ("operation", "resource"),
+    [("Describe", "topic"), ("DescribeConfigs", "topic"), ("Describe", "group")],
+)
+async def test_removing_one_acl_makes_the_exporter_name_it(secured, operation, resource):
+    login = {"sasl_mechanism": "SCRAM-SHA-512", "sasl_username": USER, "sasl_password": PASSWORD}
+    s = _settings(secured, **login)
+    secured.revoke(f"User:{USER}", operation, **{resource: "*"})
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            # StandardAuthorizer applies an ACL change once the broker has the new metadata.
+            source = KafkaSource(s.kafka, s.poll, s.export)
+            try:
+                with capture_logs() as logs:
+                    snapshot = await source.collect()
+            finally:
+                await source.close()
+            if snapshot.missing_acls or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert snapshot.missing_acls == {(operation, resource)}
+        warning = next(e for e in logs if e["event"] == "kafka ACLs missing")
+        assert warning["problem"] == (
+            f"the brokers deny User:{USER} {operation} on {resource}s: grant with kafka-acls --add "
+            f"--allow-principal <principal> --operation {operation} --{resource} '*' "
+            "(docs/security.md#least-privilege-acls)"
+        )
+        store = Store(60)
+        store.record_success("kafka", snapshot, 0.1)
+        registry = build_registry(store, s)
+        labels = {"operation": operation, "resource": resource}
+        assert registry.get_sample_value("broker_lag_exporter_kafka_acl_missing", labels) == 1
+    finally:
+        secured.allow(f"User:{USER}", operation, **{resource: "*"})
+    # With the grant back, nothing is missing (and the figures are whole again).
+    snapshot = await _collect(secured, **login)
+    assert snapshot.missing_acls == frozenset()

@@ -187,6 +187,17 @@ class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
         return self._token
 
 
+def principal(s: KafkaOptions) -> str:
+    """Return who the brokers see us as, for messages (never a secret)."""
+    if s.security_protocol.startswith("SASL") and s.sasl_mechanism in USER_PASSWORD:
+        return f"User:{s.sasl_username}"
+    if s.sasl_mechanism == "OAUTHBEARER":
+        return "the token's subject"
+    if s.security_protocol == "SSL" and s.ssl_certfile is not None:
+        return f"the subject of {s.ssl_certfile}"
+    return "the exporter's principal"
+
+
 def client_tls(s: KafkaOptions) -> ClientTls:
     """Return the TLS settings of the options (files were checked when the options were loaded)."""
     pair = None
