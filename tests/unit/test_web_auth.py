@@ -219,3 +219,26 @@ async def test_mtls_requires_a_client_certificate_and_rotated_server_certificate
         assert await _served_serial(port, _client(ca, scraper)) != first
     finally:
         await runner.cleanup()
+
+
+async def test_secrets_are_neither_exported_nor_on_the_landing_page(tmp_path):
+    settings = load_settings(
+        bootstrap_servers="k:9092",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="svc",
+        sasl_password="kafka-hunter2",
+        web_basic_auth_username="prom",
+        web_basic_auth_password="web-hunter2",
+    )
+    runner, port = await _serve(settings, Store(60))
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            for path in ("/", "/metrics", "/healthz", "/readyz"):
+                async with http.get(
+                    f"http://127.0.0.1:{port}{path}", headers=_auth(b"prom", b"web-hunter2")
+                ) as r:
+                    body = await r.text()
+                assert "hunter2" not in body, path
+    finally:
+        await runner.cleanup()
