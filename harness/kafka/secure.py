@@ -53,11 +53,16 @@ class SecuredKafka(KafkaCluster):
 
     @classmethod
     def start_secured(
-        cls, workdir: Path, *, users: Mapping[str, str], timeout: float = 120.0
+        cls,
+        workdir: Path,
+        *,
+        users: Mapping[str, str],
+        expired_certificate: bool = False,
+        timeout: float = 120.0,
     ) -> SecuredKafka:
-        """Make a CA and the broker's certificate, start the broker, then add the SCRAM users."""
+        """Make a CA and the broker's certificate (expired if asked), start the broker, add SCRAM users."""
         pki = CertificateAuthority(workdir / "pki", "kafka-ca")
-        broker = pki.issue("broker")
+        broker = pki.issue("broker", expired=expired_certificate)
         keystore = pki.folder / "broker-keystore.pem"
         keystore.write_bytes(broker.key.read_bytes() + broker.cert.read_bytes())
         sasl_port, ssl_port = free_ports(2)

@@ -251,3 +251,12 @@ async def test_removing_one_acl_makes_the_exporter_name_it(secured, operation, r
     # With the grant back, nothing is missing (and the figures are whole again).
     snapshot = await _collect(secured, **login)
     assert snapshot.missing_acls == frozenset()
+
+
+async def test_a_broker_with_an_expired_certificate_is_named(tmp_path):
+    with SecuredKafka.start_secured(tmp_path, users={USER: PASSWORD}, expired_certificate=True) as kafka:
+        text = await _error(kafka, sasl_mechanism="PLAIN", sasl_username=USER, sasl_password=PASSWORD)
+        assert text == (
+            f"TLS to broker {kafka.sasl_ssl}: its certificate is not trusted: certificate has expired "
+            "(check ssl_cafile and the broker's certificate)"
+        )

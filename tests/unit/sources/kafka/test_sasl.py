@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import web
 
+from broker_lag_exporter.cli import main
 from broker_lag_exporter.config.settings import ConfigError, load_settings
 from broker_lag_exporter.sources.kafka.auth import (
     ClientCredentialsTokenProvider,
@@ -260,3 +261,14 @@ async def test_msk_iam_tokens_are_signed_urls_for_the_region(monkeypatch):
     assert "/eu-west-1/kafka-cluster/aws4_request" in query["X-Amz-Credential"][0]
     assert "wJalrXUtnFEMI" not in url
     assert await provider.token() == token  # reused until a minute before it expires
+
+
+def test_the_command_line_reads_a_secrets_folder(tmp_path, capsys):
+    (tmp_path / "BROKER_LAG_SASL_PASSWORD").write_text("from-the-folder")
+    (tmp_path / "BROKER_LAG_SHARD_INDEX").write_text("3")
+    code = main(["once", "--secrets-dir", str(tmp_path), "--bootstrap-servers", "k:9092"])
+    err = capsys.readouterr().err
+    # The folder's values reached the settings: the bad shard index is reported, the password is not.
+    assert code == 2
+    assert "shard_index must be below shard_count" in err
+    assert "from-the-folder" not in err
