@@ -1,6 +1,7 @@
 """The Kafka source against a real broker with SASL_SSL and mTLS listeners, StandardAuthorizer and ACLs."""
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,32 @@ async def test_a_broker_with_an_expired_certificate_is_named(tmp_path):
             f"TLS to broker {kafka.sasl_ssl}: its certificate is not trusted: certificate has expired "
             "(check ssl_cafile and the broker's certificate)"
         )
+
+
+async def test_new_connections_use_rotated_client_certificate_files(secured):
+    first = secured.pki.issue("rotating", client=True)
+    for resource, operations in LEAST_PRIVILEGE:
+        secured.allow("User:CN=rotating", *operations, **resource)
+    s = _settings(secured, security_protocol="SSL", ssl_certfile=first.cert, ssl_keyfile=first.key)
+    source = KafkaSource(s.kafka, s.poll, s.export)
+    try:
+        assert {g.name for g in (await source.collect()).groups} == {"sec-billing", "sec-audit"}
+        # cert-manager rewrites the same files: now a certificate of a principal without any ACL.
+        other = secured.pki.issue("rotated-elsewhere", client=True)
+        shutil.copy(other.cert, first.cert)
+        shutil.copy(other.key, first.key)
+        secured.restart(0)  # every connection is dropped; the same client connects again
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            try:
+                snapshot = await source.collect()
+            except SourceError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+            else:
+                break
+        # The brokers now see User:CN=rotated-elsewhere, so the new files were read.
+        assert snapshot.missing_acls == {("Describe", "topic"), ("Describe", "group")}
+    finally:
+        await source.close()
