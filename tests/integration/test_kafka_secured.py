@@ -17,6 +17,7 @@ from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.store import Store
 from harness.certs import CertificateAuthority
+from harness.exporter import ExporterProcess
 from harness.kafka.secure import SecuredKafka, unsecured_token
 from harness.process import free_port
 
@@ -290,3 +291,30 @@ async def test_new_connections_use_rotated_client_certificate_files(secured):
         assert snapshot.missing_acls == {("Describe", "topic"), ("Describe", "group")}
     finally:
         await source.close()
+
+
+def test_the_served_exporter_logs_in_with_secrets_from_files_and_never_shows_them(secured, tmp_path):
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "BROKER_LAG_SASL_USERNAME").write_text(USER)
+    (secrets / "BROKER_LAG_SASL_PASSWORD").write_text(PASSWORD + "\n")
+    env = {
+        "BROKER_LAG_SECURITY_PROTOCOL": "SASL_SSL",
+        "BROKER_LAG_SASL_MECHANISM": "SCRAM-SHA-512",
+        "BROKER_LAG_SSL_CAFILE": str(secured.pki.cert),
+        "BROKER_LAG_GROUP_ALLOW": "sec-.*",
+    }
+    with ExporterProcess.start(
+        tmp_path / "exporter",
+        bootstrap_servers=secured.sasl_ssl,
+        args=["--secrets-dir", str(secrets)],
+        env=env,
+    ) as exporter:
+        status, body = exporter.get("/metrics")
+        landing = exporter.get("/")[1]
+    text = body.decode()
+    assert status == 200
+    assert 'kafka_group_lag_messages{group="sec-billing"}' in text
+    assert 'broker_lag_exporter_kafka_acl_missing{operation="Describe",resource="group"} 0.0' in text
+    for shown in (text, landing.decode(), exporter.log_tail(400)):
+        assert PASSWORD not in shown
