@@ -15,7 +15,7 @@ from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import WebOptions
 from broker_lag_exporter.store import Store
 from broker_lag_exporter.tls import KeyPair, ReloadingContext
-from broker_lag_exporter.web_auth import ServerTls, WatchedWebConfig, basic_auth
+from broker_lag_exporter.web_auth import ServerTls, WatchedWebConfig, allowed_sans, basic_auth
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,6 +41,9 @@ def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) ->
         )
     if settings.web_config_file is not None:
         watched = WatchedWebConfig(settings.web_config_file)
+        middlewares.append(
+            allowed_sans(lambda: tls.allowed_sans if (tls := watched.current().tls) else frozenset())
+        )
         middlewares.append(basic_auth(lambda: watched.current().users))
     app = web.Application(middlewares=middlewares)
 

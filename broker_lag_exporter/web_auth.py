@@ -39,7 +39,15 @@ TLS_VERSIONS = {
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
-TLS_KEYS = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version"}
+TLS_KEYS = {
+    "cert_file",
+    "key_file",
+    "client_ca_file",
+    "client_auth_type",
+    "client_allowed_sans",
+    "min_version",
+    "max_version",
+}
 # http2 is on by default in the toolkit; aiohttp speaks HTTP/1.1, which every scraper accepts.
 HTTP_KEYS = {"http2"}
 PROBES = ("/healthz", "/readyz")
@@ -57,6 +65,7 @@ class ServerTls:
     client_auth: ssl.VerifyMode = ssl.CERT_NONE
     min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     max_version: ssl.TLSVersion | None = None
+    allowed_sans: frozenset[str] = frozenset()
 
     def files(self) -> list[Path]:
         """Return every file the context reads."""
@@ -159,6 +168,14 @@ def _tls(raw: dict[str, Any], base: Path) -> tuple[ServerTls | None, list[str]]:
             )
     elif CLIENT_AUTH.get(policy, ssl.CERT_NONE) != ssl.CERT_NONE:
         problems.append(f"tls_server_config.client_auth_type {policy} needs client_ca_file")
+    sans = raw.get("client_allowed_sans") or []
+    if not isinstance(sans, list) or not all(isinstance(x, str) and x for x in sans):
+        problems.append("tls_server_config.client_allowed_sans must be a list of names")
+        sans = []
+    elif sans and policy != "RequireAndVerifyClientCert":
+        problems.append(
+            "tls_server_config.client_allowed_sans needs client_auth_type RequireAndVerifyClientCert"
+        )
     versions = {}
     for name in ("min_version", "max_version"):
         value = raw.get(name)
@@ -171,6 +188,7 @@ def _tls(raw: dict[str, Any], base: Path) -> tuple[ServerTls | None, list[str]]:
         client_auth=CLIENT_AUTH.get(policy, ssl.CERT_NONE),
         min_version=versions["min_version"] or ssl.TLSVersion.TLSv1_2,
         max_version=versions["max_version"],
+        allowed_sans=frozenset(sans),
     )
     return tls, problems
 
@@ -237,6 +255,24 @@ def basic_auth(users: Callable[[], Mapping[str, bytes]]) -> Middleware:
         given = _credentials(request.headers.get("Authorization", ""))
         if given is None or not await _verify(given, current, verified):
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="metrics"'})
+        return await handler(request)
+
+    return check
+
+
+def allowed_sans(current: Callable[[], frozenset[str]]) -> Middleware:
+    """Return a middleware refusing clients whose verified certificate names none of the allowed SANs."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        allowed = current()
+        if allowed:
+            transport = request.transport
+            peer = transport.get_extra_info("peercert") if transport is not None else None
+            names = {value for _, value in (peer or {}).get("subjectAltName", ())}
+            if not names & allowed:
+                # The toolkit fails the handshake; Python's ssl has no hook there, so refuse the request.
+                raise web.HTTPForbidden(text="client certificate not allowed\n")
         return await handler(request)
 
     return check

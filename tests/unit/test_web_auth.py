@@ -93,6 +93,11 @@ def test_a_full_config_parses_with_paths_relative_to_its_folder(ca):
             "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n  cipher_suites: [x]\n",
             "tls_server_config.cipher_suites is not supported",
         ),
+        (
+            "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n"
+            "  client_allowed_sans: [prometheus]\n",
+            "client_allowed_sans needs client_auth_type RequireAndVerifyClientCert",
+        ),
         ("basic_auth_user:\n  prometheus: x\n", "unknown key 'basic_auth_user'"),
         ("- a list\n", "must be a mapping"),
     ],
@@ -240,5 +245,33 @@ async def test_secrets_are_neither_exported_nor_on_the_landing_page(tmp_path):
                 ) as r:
                     body = await r.text()
                 assert "hunter2" not in body, path
+    finally:
+        await runner.cleanup()
+
+
+async def test_only_clients_whose_certificate_names_an_allowed_san_are_served(ca):
+    ca.issue("server")
+    config = _write(
+        ca.folder / "web.yml",
+        """
+        tls_server_config:
+          cert_file: server.pem
+          key_file: server-key.pem
+          client_ca_file: test-ca.pem
+          client_auth_type: RequireAndVerifyClientCert
+          client_allowed_sans: [prometheus.monitoring.svc]
+        """,
+    )
+    settings = load_settings(bootstrap_servers="k:9092", web_config_file=config)
+    runner, port = await _serve(settings, Store(60))
+    url = f"https://127.0.0.1:{port}/metrics"
+    allowed = ca.issue("prometheus", client=True, sans=("prometheus.monitoring.svc",))
+    other = ca.issue("someone", client=True, sans=("someone.else.svc",))
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            async with http.get(url, ssl=_client(ca, allowed)) as response:
+                assert response.status == 200
+            async with http.get(url, ssl=_client(ca, other)) as response:
+                assert response.status == 403
     finally:
         await runner.cleanup()
