@@ -11,6 +11,7 @@ import hashlib
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,13 @@ TLS_KEYS = {
 HTTP_KEYS = {"http2"}
 PROBES = ("/healthz", "/readyz")
 _BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
-# Checked against when the user is unknown, so timing does not tell which users exist.
-_DUMMY_HASH = bcrypt.hashpw(b"unknown user", bcrypt.gensalt(rounds=10))
+
+
+@cache
+def _dummy_hash() -> bytes:
+    """Return a hash to check unknown users against, so timing does not tell which users exist."""
+    # Made on first use: hashing costs tens of milliseconds, too much for every start of the CLI.
+    return bcrypt.hashpw(b"unknown user", bcrypt.gensalt(rounds=10))
 
 
 @dataclass(frozen=True)
@@ -302,7 +308,7 @@ async def _verify(given: tuple[bytes, bytes], users: Mapping[str, bytes], verifi
         return True
     try:
         # bcrypt takes tens of milliseconds: keep the event loop free for other scrapes and the pollers.
-        ok = await asyncio.to_thread(bcrypt.checkpw, password, hashed or _DUMMY_HASH)
+        ok = await asyncio.to_thread(lambda: bcrypt.checkpw(password, hashed or _dummy_hash()))
     except ValueError:  # a password over bcrypt's 72 bytes
         ok = False
     if ok and hashed is not None:
