@@ -18,7 +18,16 @@ from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSas
 
 from broker_lag_exporter.config.sections import KafkaOptions
 from broker_lag_exporter.sources import SourceError
-from broker_lag_exporter.tls import ClientTls, KeyPair, Signature, expired_on, signature
+from broker_lag_exporter.tls import (
+    ClientTls,
+    KeyPair,
+    ReloadingContext,
+    Signature,
+    ca_problems,
+    expired_on,
+    pair_problems,
+    signature,
+)
 
 USER_PASSWORD = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -196,6 +205,18 @@ def principal(s: KafkaOptions) -> str:
     if s.security_protocol == "SSL" and s.ssl_certfile is not None:
         return f"the subject of {s.ssl_certfile}"
     return "the exporter's principal"
+
+
+def tls_context(s: KafkaOptions) -> ReloadingContext:
+    """Return the client context re-reading its files; raise SourceError naming files broken since start."""
+    tls = client_tls(s)
+    try:
+        return tls.context()
+    except (OSError, ssl.SSLError, ValueError):
+        found = ca_problems("ssl_cafile", tls.cafile) if tls.cafile else []
+        if tls.pair is not None:
+            found += pair_problems("ssl_certfile", "ssl_keyfile", tls.pair)
+        raise SourceError("; ".join(found) or "the TLS files cannot be loaded") from None
 
 
 def client_tls(s: KafkaOptions) -> ClientTls:

@@ -14,10 +14,10 @@ from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka.auth import (
     LoginBackoff,
-    client_tls,
     connect_errors,
     rejection,
     sasl_options,
+    tls_context,
 )
 
 log = structlog.get_logger(__name__)
@@ -133,5 +133,5 @@ def _client_options(s: KafkaOptions, deadline: float, metadata_age: float) -> di
         "security_protocol": s.security_protocol,
     }
     if s.security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_context"] = client_tls(s).context()
+        options["ssl_context"] = tls_context(s)
     return options | sasl_options(s, deadline)

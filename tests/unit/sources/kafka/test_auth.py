@@ -136,3 +136,18 @@ def test_rejections_name_mechanism_and_broker_and_outages_are_not_rejections(err
         sasl_password="hunter2",
     )
     assert explain_rejection(s.kafka, "b:9093", error) == expected
+
+
+def test_tls_files_broken_after_start_are_a_source_error_naming_them(ca):
+    issued = ca.issue("exporter", client=True)
+    s = load_settings(
+        bootstrap_servers="k:9092",
+        security_protocol="SSL",
+        ssl_cafile=ca.cert,
+        ssl_certfile=issued.cert,
+        ssl_keyfile=issued.key,
+    )
+    issued.key.unlink()  # the Secret was unmounted
+    with pytest.raises(SourceError) as err:
+        _client_options(s.kafka, 10, 30)
+    assert str(err.value) == f"ssl_keyfile {issued.key} does not exist"
