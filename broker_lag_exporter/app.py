@@ -18,6 +18,7 @@ from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import JvmOptions
 from broker_lag_exporter.config.settings import Settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.metrics.security import SecurityCollector
 from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.pipeline import Pipeline
@@ -63,6 +64,11 @@ class JvmTargets:
 def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
     """Return every source the settings enable, each with only its own options."""
     poll = settings.poll
+    if settings.kafka.ssl_insecure_skip_verify:
+        log.warning(
+            "INSECURE: the brokers' TLS certificates are NOT verified (--ssl-insecure-skip-verify); "
+            "anyone on the network path can read and alter what the exporter reads"
+        )
     sources: list[Source[Any]] = [KafkaSource(settings.kafka, poll, settings.export)]
     if settings.jvm.enabled:
         sources.append(JvmSource(settings.jvm, poll, JvmTargets(store, settings.jvm)))
@@ -90,6 +96,7 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
             per_topic=pipeline.per_topic,
         )
     )
+    registry.register(SecurityCollector(settings.kafka, lambda: pipeline.latest().facts.kafka))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

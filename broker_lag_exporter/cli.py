@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get(f"{ENV_PREFIX}CONFIG"),
             help=f"YAML file of options, keys as the option names with _ [{ENV_PREFIX}CONFIG]",
         )
+        if name != "lint":
+            sub.add_argument(
+                "--secrets-dir",
+                type=Path,
+                metavar="PATH",
+                default=os.environ.get(f"{ENV_PREFIX}SECRETS_DIR"),
+                help="folder of files named like the options' variables (e.g. BROKER_LAG_SASL_PASSWORD), "
+                f"each holding that option's value: a mounted Secret [{ENV_PREFIX}SECRETS_DIR]",
+            )
         add_options(sub, SECTIONS[name], ONLY[name])
     return parser
 
@@ -90,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lint":
         return lint.run(args.files, args.format, args.config, options, allow_empty=args.allow_empty)
     try:
-        settings = load(Settings, None, config_file=args.config, **options)
+        settings = load(Settings, None, config_file=args.config, secrets_dir=args.secrets_dir, **options)
         unknown_checks(settings.risk_disable_checks)
     except (ConfigError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -15,6 +15,8 @@ from broker_lag_exporter.config.sections import WebOptions
 from broker_lag_exporter.status.html import CONTENT_SECURITY_POLICY, render
 from broker_lag_exporter.status.view import StatusView, as_json
 from broker_lag_exporter.store import Store
+from broker_lag_exporter.tls import KeyPair, ReloadingContext
+from broker_lag_exporter.web_auth import ServerTls, WatchedWebConfig, allowed_sans, basic_auth
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The page and its JSON are a view of now: never served from a cache.
@@ -29,13 +31,20 @@ def make_app(
 ) -> web.Application:
     """Build the aiohttp application; `status` returns the page's view of the cached assessment."""
     middlewares: list[Middleware] = []
-    if settings.web_basic_auth_username and settings.web_basic_auth_password:
+    # `is not None`, not truthiness: an empty password must fail closed, never turn auth off.
+    if settings.web_basic_auth_username is not None and settings.web_basic_auth_password is not None:
         middlewares.append(
             _basic_auth(
                 settings.web_basic_auth_username,
                 settings.web_basic_auth_password.get_secret_value(),
             )
         )
+    if settings.web_config_file is not None:
+        watched = WatchedWebConfig(settings.web_config_file)
+        middlewares.append(
+            allowed_sans(lambda: tls.allowed_sans if (tls := watched.current().tls) else frozenset())
+        )
+        middlewares.append(basic_auth(lambda: watched.current().users))
     app = web.Application(middlewares=middlewares)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -90,9 +99,10 @@ def _basic_auth(username: str, password: str) -> Middleware:
 
 
 def ssl_context(settings: WebOptions) -> ssl.SSLContext | None:
-    """Return a server TLS context when a certificate is configured."""
+    """Return a server TLS context, re-reading its files when they change, when TLS is configured."""
+    if settings.web_config_file is not None:
+        return WatchedWebConfig(settings.web_config_file).tls_context()
     if settings.web_tls_certfile is None or settings.web_tls_keyfile is None:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.web_tls_certfile, settings.web_tls_keyfile)
-    return context
+    tls = ServerTls(KeyPair(settings.web_tls_certfile, settings.web_tls_keyfile))
+    return ReloadingContext(tls.build, tls.files)

@@ -27,10 +27,16 @@ Every option is a command-line flag (`--kebab-case`), an environment variable `{
 the file. Invalid settings stop the exporter at start with every problem listed. Each area below lists
 its own options; each part of the exporter receives only its own area's options.
 
-Precedence, highest first: command-line flag, environment variable, `--config` YAML file
-(`{ENV_PREFIX}CONFIG` names it too), built-in default. Only `bootstrap_servers` is required.
-`broker-lag-exporter lint` takes the risk options and, of the Kubernetes ones, `--kube-broker-selectors`
-and `--kube-broker-container` (and no Kafka address); `once` takes every option but the HTTP server's.
+Precedence, highest first: command-line flag, environment variable, `--secrets-dir` folder,
+`--config` YAML file (`{ENV_PREFIX}CONFIG` names it too), built-in default. Only
+`bootstrap_servers` is required. `broker-lag-exporter lint` takes the risk options and, of the
+Kubernetes ones, `--kube-broker-selectors` and `--kube-broker-container` (and no Kafka address);
+`once` takes every option but the HTTP server's.
+
+Secrets: each of `sasl_password`, `sasl_oauth_client_secret`, `ssl_keyfile_password` and
+`web_basic_auth_password` can come from a file named by its `*_file` option; `--secrets-dir`
+(`{ENV_PREFIX}SECRETS_DIR`) names a folder (a mounted Secret) whose files, named like the
+variables (`{ENV_PREFIX}SASL_PASSWORD`), hold option values. See docs/security.md.
 """
 
 JVM_EXAMPLES = """Shared options that also bound this source: `--request-timeout-seconds` is the

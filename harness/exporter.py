@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -31,10 +32,13 @@ def console_script() -> str:
 class ExporterProcess(Service):
     """`broker-lag-exporter serve` on 127.0.0.1 and a free port, logging to a file."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, log: Path, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.proc = proc
         self.port = port
         self.log = log
+        self.tls = tls
 
     @classmethod
     def start(
@@ -46,8 +50,13 @@ class ExporterProcess(Service):
         env: Mapping[str, str] | None = None,
         command: Sequence[str] | None = None,
         timeout: float = 60.0,
+        tls: ssl.SSLContext | None = None,
     ) -> ExporterProcess:
-        """Start `serve` and wait until /readyz says the first Kafka snapshot is in."""
+        """Start `serve` and wait until /readyz says the first Kafka snapshot is in.
+
+        ``tls`` is the client context to reach an exporter serving HTTPS (with a client
+        certificate when it requires one).
+        """
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         log = workdir / "exporter.log"
@@ -70,7 +79,7 @@ class ExporterProcess(Service):
                 env={**os.environ, "BROKER_LAG_LOG_FORMAT": "json", **(env or {})},
                 death_signal=signal.SIGTERM,
             )
-        exporter = cls(proc, port, log)
+        exporter = cls(proc, port, log, tls)
         exporter._track()
         try:
             wait_until(exporter.ready, timeout=timeout, what="exporter /readyz")
@@ -87,7 +96,9 @@ class ExporterProcess(Service):
     def get(self, path: str) -> tuple[int, bytes]:
         """GET a path of the exporter; return status and body."""
         try:
-            with urllib.request.urlopen(f"http://{self.address}{path}", timeout=5) as resp:
+            scheme = "https" if self.tls is not None else "http"
+            url = f"{scheme}://{self.address}{path}"
+            with urllib.request.urlopen(url, timeout=5, context=self.tls) as resp:  # noqa: S310
                 return int(resp.status), resp.read()
         except urllib.error.HTTPError as exc:
             return int(exc.code), exc.read()

@@ -63,10 +63,12 @@ class Prometheus(Service):
         timeout: float = 30.0,
         port: int | None = None,
         target_labels: Mapping[str, str] | None = None,
+        scrape: Mapping[str, Any] | None = None,
     ) -> Prometheus:
         """Write a config, start Prometheus on `port` (default: a free one) and wait until it is ready.
 
-        `target_labels` are added to every scraped series, as a `cluster` label usually is.
+        `target_labels` are added to every scraped series, as a `cluster` label usually is;
+        `scrape` adds keys to the job's scrape config (`scheme`, `tls_config`, `basic_auth`).
         """
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
@@ -76,6 +78,7 @@ class Prometheus(Service):
                 {
                     "job_name": job,
                     "static_configs": [{"targets": list(targets), "labels": dict(target_labels or {})}],
+                    **(scrape or {}),
                 }
             ],
         }

@@ -5,8 +5,9 @@ environment variable `BROKER_LAG_` + its upper case, whatever section holds it.
 Descriptions are the help text of `--help` and of docs/configuration.md.
 """
 
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -21,9 +22,13 @@ from broker_lag_exporter.config.values import (
     Selectors,
     Servers,
     UrlTemplate,
+    WebConfigFile,
 )
+from broker_lag_exporter.tls import KeyPair, ca_problems, pair_problems
 
 STRIMZI_BROKERS = "strimzi.io/component-type=kafka,strimzi.io/broker-role!=false"
+# Options that may instead be read from a file named by `<option>_file`.
+SECRETS = ("sasl_password", "sasl_oauth_client_secret", "ssl_keyfile_password", "web_basic_auth_password")
 
 
 class Section(BaseModel):
@@ -34,6 +39,32 @@ class Section(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Fill each secret from its `*_file` option (a mounted Secret), listing every unreadable file."""
+        if not isinstance(data, dict):
+            return data
+        out, problems = dict(data), []
+        for secret in SECRETS:
+            file_option = f"{secret}_file"
+            path = out.get(file_option)
+            if file_option not in cls.model_fields or path is None:
+                continue
+            if out.get(secret) is not None:
+                problems.append(f"{secret} and {file_option} cannot both be set")
+                continue
+            try:
+                # One trailing newline is how editors and `echo` end a file, not part of the secret.
+                out[secret] = Path(path).read_text().removesuffix("\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(
+                    f"{file_option} {path} cannot be read: {getattr(exc, 'strerror', None) or exc}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return out
 
     @model_validator(mode="after")
     def _check_together(self) -> Self:
@@ -59,18 +90,74 @@ class KafkaOptions(Section):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`."
     )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+    sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI", "AWS_MSK_IAM"] | None
+    ) = Field(
         None,
-        description="`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`; SASL needs mechanism, username "
-        "and password.",
+        description="`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (with username and password), "
+        "`OAUTHBEARER` (a token file, or client credentials against a token endpoint), `GSSAPI` "
+        "(Kerberos; needs the `gssapi` extra) or `AWS_MSK_IAM` (the AWS credential chain; needs the "
+        "`msk` extra). See docs/security.md.",
     )
     sasl_username: Annotated[str, Metavar("USER")] | None = Field(None, description="SASL user.")
     sasl_password: SecretStr | None = Field(
         None, description="SASL password; never logged nor exported. Prefer the environment variable."
     )
+    sasl_password_file: Path | None = Field(
+        None, description="File holding `--sasl-password` (a mounted Secret), read at start."
+    )
+    sasl_oauth_token_file: Path | None = Field(
+        None,
+        description="`OAUTHBEARER`: file holding the token (a projected service-account token, a "
+        "sidecar's output); re-read whenever it changes.",
+    )
+    sasl_oauth_token_url: str | None = Field(
+        None,
+        description="`OAUTHBEARER`: token endpoint for the client-credentials grant (RFC 6749 4.4); "
+        "each request has `--request-timeout-seconds` as deadline and a token is reused until a "
+        "minute before it expires.",
+    )
+    sasl_oauth_client_id: str | None = Field(
+        None, description="`OAUTHBEARER`: client id at the token endpoint."
+    )
+    sasl_oauth_client_secret: SecretStr | None = Field(
+        None, description="`OAUTHBEARER`: client secret; never logged nor exported."
+    )
+    sasl_oauth_client_secret_file: Path | None = Field(
+        None, description="File holding `--sasl-oauth-client-secret` (a mounted Secret), read at start."
+    )
+    sasl_oauth_scope: str | None = Field(
+        None, description="`OAUTHBEARER`: scope asked of the token endpoint."
+    )
+    sasl_kerberos_service_name: str = Field(
+        "kafka", description="`GSSAPI`: the brokers' Kerberos service name (`sasl.kerberos.service.name`)."
+    )
+    sasl_kerberos_domain_name: str | None = Field(
+        None, description="`GSSAPI`: host part of the brokers' principal, when not each broker's host."
+    )
+    sasl_aws_region: str | None = Field(
+        None, description="`AWS_MSK_IAM`: the cluster's AWS region (e.g. `eu-west-1`)."
+    )
     ssl_cafile: Path | None = Field(None, description="CA bundle that signs the brokers' certificates.")
     ssl_certfile: Path | None = Field(None, description="Client certificate for TLS listeners.")
     ssl_keyfile: Path | None = Field(None, description="Key of the client certificate.")
+    ssl_keyfile_password: SecretStr | None = Field(
+        None, description="Password of an encrypted `--ssl-keyfile`; never logged nor exported."
+    )
+    ssl_keyfile_password_file: Path | None = Field(
+        None, description="File holding `--ssl-keyfile-password` (a mounted Secret), read at start."
+    )
+    ssl_server_hostname: str | None = Field(
+        None,
+        description="Verify every broker's certificate against this name (and send it as SNI) instead "
+        "of the host each broker advertises: for certificates issued to one shared name.",
+    )
+    ssl_insecure_skip_verify: bool = Field(
+        False,
+        description="Do not verify the brokers' certificates at all. Anyone on the network path can "
+        "then read and alter what the exporter sees: logged as a warning at start and exported as "
+        "`broker_lag_exporter_kafka_tls_verification_disabled 1`. For tests only.",
+    )
     forget_broker_after_seconds: Seconds = Field(
         3600.0,
         description="A broker missing from metadata is exported with `kafka_broker_up 0` while "
@@ -111,10 +198,69 @@ class KafkaOptions(Section):
 
     def problems(self) -> list[str]:
         """Return what is wrong between options (each is valid alone)."""
-        sasl = self.security_protocol.startswith("SASL")
-        complete = bool(self.sasl_mechanism and self.sasl_username and self.sasl_password)
-        mine = [] if complete or not sasl else ["SASL needs sasl_mechanism, sasl_username and sasl_password"]
-        return [*super().problems(), *mine]
+        return [*super().problems(), *self._sasl_problems(), *self._tls_problems()]
+
+    def _sasl_problems(self) -> list[str]:
+        mechanism = self.sasl_mechanism
+        if not self.security_protocol.startswith("SASL"):
+            return (
+                [f"sasl_mechanism {mechanism} needs security_protocol SASL_SSL or SASL_PLAINTEXT"]
+                if mechanism
+                else []
+            )
+        if mechanism == "OAUTHBEARER":
+            return self._oauth_problems()
+        if mechanism == "GSSAPI":
+            # aiokafka imports gssapi lazily: without it every poll would fail with an assertion.
+            return (
+                []
+                if find_spec("gssapi")
+                else ["GSSAPI needs the gssapi package: pip install 'broker-lag-exporter[gssapi]'"]
+            )
+        if mechanism == "AWS_MSK_IAM":
+            return self._msk_problems()
+        complete = bool(mechanism and self.sasl_username and self.sasl_password)
+        return [] if complete else ["SASL needs sasl_mechanism, sasl_username and sasl_password"]
+
+    def _oauth_problems(self) -> list[str]:
+        client = (self.sasl_oauth_token_url, self.sasl_oauth_client_id, self.sasl_oauth_client_secret)
+        if (self.sasl_oauth_token_file is None) == (not any(client)):
+            return ["OAUTHBEARER needs either sasl_oauth_token_file or sasl_oauth_token_url (not both)"]
+        if any(client) and not all(client):
+            return ["sasl_oauth_token_url, sasl_oauth_client_id and sasl_oauth_client_secret go together"]
+        return []
+
+    def _msk_problems(self) -> list[str]:
+        found = [] if self.sasl_aws_region else ["AWS_MSK_IAM needs sasl_aws_region"]
+        if self.security_protocol != "SASL_SSL":
+            found.append("AWS_MSK_IAM needs security_protocol SASL_SSL")
+        if not find_spec("aws_msk_iam_sasl_signer"):
+            found.append("AWS_MSK_IAM needs the signer package: pip install 'broker-lag-exporter[msk]'")
+        return found
+
+    def _tls_problems(self) -> list[str]:
+        tls_options = (
+            "ssl_cafile",
+            "ssl_certfile",
+            "ssl_keyfile",
+            "ssl_keyfile_password",
+            "ssl_server_hostname",
+        )
+        if not self.security_protocol.endswith("SSL"):
+            # Set but unused would let a user believe the connection is encrypted.
+            return [
+                f"{name} needs security_protocol SSL or SASL_SSL"
+                for name in (*tls_options, "ssl_insecure_skip_verify")
+                if getattr(self, name)
+            ]
+        found = [] if self.ssl_cafile is None else ca_problems("ssl_cafile", self.ssl_cafile)
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            found.append("ssl_certfile and ssl_keyfile go together")
+        elif self.ssl_certfile is not None and self.ssl_keyfile is not None:
+            password = self.ssl_keyfile_password.get_secret_value() if self.ssl_keyfile_password else None
+            pair = KeyPair(self.ssl_certfile, self.ssl_keyfile, password)
+            found += pair_problems("ssl_certfile", "ssl_keyfile", pair)
+        return found
 
 
 class PollOptions(Section):
@@ -213,6 +359,16 @@ class WebOptions(Section):
     web_basic_auth_password: SecretStr | None = Field(
         None, description="Password of `--web-basic-auth-username`; never logged."
     )
+    web_basic_auth_password_file: Path | None = Field(
+        None, description="File holding `--web-basic-auth-password` (a mounted Secret), read at start."
+    )
+    web_config_file: WebConfigFile | None = Field(
+        None,
+        description="A Prometheus exporter-toolkit web config (`tls_server_config` with `client_ca_file` "
+        "and `client_auth_type` for mTLS, `basic_auth_users` with bcrypt hashes), as node_exporter's "
+        "`--web.config.file`; checked at start, re-read with its certificates when they change. "
+        "Replaces the other `--web-tls-*` and `--web-basic-auth-*` options. See docs/security.md.",
+    )
 
     def problems(self) -> list[str]:
         """Return what is wrong between options (each is valid alone)."""
@@ -226,6 +382,31 @@ class WebOptions(Section):
             ),
         )
         mine = [f"{a} and {b} go together" for a, x, b, y in pairs if (x is None) != (y is None)]
+        if self.web_config_file is not None:
+            legacy = (
+                "web_tls_certfile",
+                "web_tls_keyfile",
+                "web_basic_auth_username",
+                "web_basic_auth_password",
+            )
+            mine += [
+                f"{name} cannot be combined with web_config_file"
+                for name in legacy
+                if getattr(self, name) is not None
+            ]
+        if self.web_tls_certfile is not None and self.web_tls_keyfile is not None:
+            mine += pair_problems(
+                "web_tls_certfile", "web_tls_keyfile", KeyPair(self.web_tls_certfile, self.web_tls_keyfile)
+            )
+        # An empty value is set, not absent: it must never switch authentication off.
+        mine += [
+            f"{name} must not be empty"
+            for name, value in (
+                ("web_basic_auth_username", self.web_basic_auth_username),
+                ("web_basic_auth_password", self.web_basic_auth_password),
+            )
+            if value is not None and not (value if isinstance(value, str) else value.get_secret_value())
+        ]
         return [*super().problems(), *mine]
 
 

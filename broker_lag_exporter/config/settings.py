@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
@@ -95,13 +96,14 @@ def load_settings(
     cli_args: list[str] | None = None,
     *,
     config_file: Path | None = None,
+    secrets_dir: Path | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Build settings: flags beat environment, which beats the config file, then defaults.
+    """Build settings: flags, then environment, secrets folder, config file and defaults.
 
     Raises ConfigError listing every invalid field at once.
     """
-    return load(Settings, cli_args, config_file=config_file, **overrides)
+    return load(Settings, cli_args, config_file=config_file, secrets_dir=secrets_dir, **overrides)
 
 
 def sections_of(kind: type[BaseSettings]) -> list[type[Section]]:
@@ -116,10 +118,19 @@ def parse_flags(kind: type[BaseSettings], cli_args: list[str]) -> dict[str, Any]
     return given(parser.parse_args(cli_args), sections_of(kind))
 
 
-def load(kind: type[L], cli_args: list[str] | None, *, config_file: Path | None, **overrides: Any) -> L:
-    """Build any settings class from flags, environment and an optional YAML file, in that order.
+def load(
+    kind: type[L],
+    cli_args: list[str] | None,
+    *,
+    config_file: Path | None,
+    secrets_dir: Path | None = None,
+    **overrides: Any,
+) -> L:
+    """Build any settings class from flags, environment, a secrets folder and a YAML file, in that order.
 
-    Flags and `overrides` are both init values, so they beat the environment and the file.
+    Flags and `overrides` are both init values, so they beat the rest. In the secrets folder (a
+    mounted Kubernetes Secret) each file is named after an option's environment variable, e.g.
+    `BROKER_LAG_SASL_PASSWORD`, and holds its value.
     """
 
     class _Loaded(kind):  # type: ignore[valid-type,misc]
@@ -133,12 +144,16 @@ def load(kind: type[L], cli_args: list[str] | None, *, config_file: Path | None,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             sources = [init_settings, env_settings]
+            if secrets_dir is not None:
+                sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
             if config_file is not None:
                 sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
             return tuple(sources)
 
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist")
+    if secrets_dir is not None and not secrets_dir.is_dir():
+        raise ConfigError(f"secrets folder {secrets_dir} does not exist")
     try:
         if cli_args is not None:
             overrides = {**overrides, **parse_flags(kind, cli_args)}

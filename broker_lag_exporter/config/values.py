@@ -3,6 +3,7 @@
 import re
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from pydantic_settings import NoDecode
 
 from broker_lag_exporter.model.broker_ids import parse_id_rule
 from broker_lag_exporter.model.kube_parse import parse_selector_string
+from broker_lag_exporter.web_auth import load_web_config
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 TEMPLATE_FIELDS = frozenset({"host", "port", "id", "pod_ip"})
@@ -100,6 +102,12 @@ def _check_selectors(selectors: list[str]) -> list[str]:
     return selectors
 
 
+def _check_web_config(path: Path) -> Path:
+    # Parsed and its files checked at start, so a bad file fails before serving, listing every problem.
+    load_web_config(path)
+    return path
+
+
 def _check_id_rule(rule: str) -> str:
     parse_id_rule(rule)
     return rule
@@ -138,3 +146,4 @@ RegexList = Annotated[
     BeforeValidator(split_csv),
     AfterValidator(lambda p: [check_regex(r) for r in p]),
 ]
+WebConfigFile = Annotated[Path, AfterValidator(_check_web_config)]

@@ -398,6 +398,21 @@ METRICS: tuple[MetricSpec, ...] = (
         "Kafka requests sent in the last poll.",
         source="exporter",
     ),
+    _m(
+        "broker_lag_exporter_kafka_tls_verification_disabled",
+        "gauge",
+        "1 when --ssl-insecure-skip-verify turns off checking the brokers' certificates (anyone on the "
+        "path can read and alter what the exporter reads), 0 otherwise.",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_kafka_acl_missing",
+        "gauge",
+        "1 when the brokers deny the exporter's principal this operation on this resource type (its "
+        "data is then missing), 0 when allowed; see docs/security.md#least-privilege-acls.",
+        "operation",
+        "resource",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}

@@ -122,3 +122,5 @@ class KafkaSnapshot:
     record_time_errors: Mapping[GroupPartition, str] = field(default_factory=dict)
     rebalances: Mapping[str, int] = field(default_factory=dict)
     recent_rebalances: Mapping[str, int] = field(default_factory=dict)
+    # (operation, resource type) ACLs the brokers deny the exporter, e.g. ("DescribeConfigs", "topic").
+    missing_acls: frozenset[tuple[str, str]] = frozenset()

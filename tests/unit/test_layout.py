@@ -14,7 +14,7 @@ PACKAGE = ROOT / "broker_lag_exporter"
 # Data flows model -> sources -> store/poller, and model -> join -> risk -> metrics, status and lint.
 ALLOWED: dict[str, set[str]] = {
     "model": set(),
-    "sources": {"model"},
+    "sources": {"model", "tls"},
     "store": {"model"},
     "poller": {"model", "store", "sources"},
     "join": {"model"},
@@ -23,9 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": {"model", "join", "risk"},
     "lint": {"model", "join", "risk", "config"},
     "status": {"model", "join", "risk"},
-    "server": {"model", "store", "status"},
+    "server": {"model", "store", "status", "tls", "web_auth"},
     "logs": set(),
-    "config": {"model"},
+    "config": {"model", "tls", "web_auth"},
+    "tls": set(),
+    "web_auth": {"tls"},
 }
 WIDE = {"app", "cli", "__main__"}
 ALWAYS = {"", "config.sections"}

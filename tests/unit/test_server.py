@@ -6,6 +6,7 @@ import subprocess
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from broker_lag_exporter.app import build_app
 from broker_lag_exporter.config.settings import Settings, load_settings
@@ -136,3 +137,17 @@ def test_tls_context_loads_the_configured_certificate(tmp_path):
     context = ssl_context(settings)
     assert isinstance(context, ssl.SSLContext)
     assert ssl_context(load_settings(bootstrap_servers="k:9092")) is None
+
+
+async def test_the_server_fails_closed_on_an_empty_password():
+    # Settings reject an empty password at start; the server must not turn auth off if one slips in.
+    settings = load_settings(bootstrap_servers="k:9092").model_copy(
+        update={"web_basic_auth_username": "prom", "web_basic_auth_password": SecretStr("")}
+    )
+    c = await client_for(Store(60), settings)
+    try:
+        assert (await c.get("/metrics")).status == 401
+        good = base64.b64encode(b"prom:").decode()
+        assert (await c.get("/metrics", headers={"Authorization": f"Basic {good}"})).status == 200
+    finally:
+        await c.close()

@@ -8,11 +8,17 @@ from typing import Any
 import structlog
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
-from aiokafka.helpers import create_ssl_context
 
 from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
 from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
+from broker_lag_exporter.sources.kafka.auth import (
+    LoginBackoff,
+    connect_errors,
+    rejection,
+    sasl_options,
+    tls_context,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +39,7 @@ class KafkaConnection:
         self._deadline = poll.request_timeout_seconds
         self._metadata_age = max(poll.poll_interval_seconds, 30)
         self._client: AIOKafkaClient | None = None
+        self._login = LoginBackoff()
         self.requests = 0
         self.errors: Counter[str] = Counter()
         self.errors_total: Counter[str] = Counter()
@@ -45,14 +52,23 @@ class KafkaConnection:
     async def _connect(self) -> AIOKafkaClient:
         if self._client is not None:
             return self._client
+        self._login.check()
         client = AIOKafkaClient(**_client_options(self._options, self._deadline, self._metadata_age))
         try:
-            async with asyncio.timeout(self._deadline):
-                await client.bootstrap()
+            with connect_errors() as refused:
+                async with asyncio.timeout(self._deadline):
+                    await client.bootstrap()
         except (KafkaError, OSError, TimeoutError) as exc:
             await client.close()
+            found = rejection(self._options, refused)
+            if found is not None:
+                text, back_off = found
+                if back_off:
+                    self._login.rejected(text)
+                raise SourceError(text) from exc
             servers = ",".join(self._options.bootstrap_servers)
             raise SourceError(f"cannot bootstrap from {servers}: {_describe(exc)}") from exc
+        self._login.accepted()
         self._client = client
         return client
 
@@ -119,11 +135,5 @@ def _client_options(s: KafkaOptions, deadline: float, metadata_age: float) -> di
         "security_protocol": s.security_protocol,
     }
     if s.security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_context"] = create_ssl_context(
-            cafile=s.ssl_cafile, certfile=s.ssl_certfile, keyfile=s.ssl_keyfile
-        )
-    if s.security_protocol.startswith("SASL") and s.sasl_password is not None:
-        options["sasl_mechanism"] = s.sasl_mechanism
-        options["sasl_plain_username"] = s.sasl_username
-        options["sasl_plain_password"] = s.sasl_password.get_secret_value()
-    return options
+        options["ssl_context"] = tls_context(s)
+    return options | sasl_options(s, deadline)

@@ -12,11 +12,13 @@ import structlog
 
 from broker_lag_exporter.config.sections import ExportOptions, KafkaOptions, PollOptions
 from broker_lag_exporter.model.kafka import NO_LEADER, BrokerId, KafkaSnapshot, Partition, TopicPartition
+from broker_lag_exporter.sources.kafka.auth import principal
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
 from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
 from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
+from broker_lag_exporter.sources.kafka.permissions import describe, missing_acls
 from broker_lag_exporter.sources.kafka.rebalances import Rebalances
 from broker_lag_exporter.sources.kafka.timestamps import RecordTimes
 
@@ -81,6 +83,7 @@ class KafkaSource:
         self._last_end: dict[TopicPartition, int] = {}
         self._configs: dict[str, dict[str, str]] = {}
         self._configs_read_at = -float("inf")
+        self._missing: frozenset[tuple[str, str]] = frozenset()
         keep_group = name_filter(export.group_allow, export.group_deny)
         self._keep_topic = name_filter(export.topic_allow, export.topic_deny)
         self._keep_group = lambda g: keep_group(g) and in_shard(g, export.shard_index, export.shard_count)
@@ -101,6 +104,8 @@ class KafkaSource:
             conn, partitions, end_offsets, groups.result(), taken_at
         )
         rebalances, recent = self._rebalances.observe(groups.result(), taken_at)
+        topics = {topic for topic, _ in meta.partitions}
+        missing = await self._missing_acls(topics, len(groups.result()), configs.result())
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
             controller_id=meta.controller_id,
@@ -117,10 +122,27 @@ class KafkaSource:
             record_time_errors=time_errors,
             rebalances=rebalances,
             recent_rebalances=recent,
+            missing_acls=missing,
         )
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))
         return snapshot
+
+    async def _missing_acls(
+        self, topics: set[str], groups: int, configs: Mapping[str, object]
+    ) -> frozenset[tuple[str, str]]:
+        """Return the ACLs the brokers deny us, logged once each time the set changes."""
+        unread = sorted(topics - configs.keys()) if self._conn.errors.get("describe_configs") else []
+        missing = await missing_acls(
+            self._conn, topics_seen=len(topics), groups_seen=groups, configs_missing=unread
+        )
+        if missing != self._missing:
+            if missing:
+                log.warning("kafka ACLs missing", problem=describe(missing, principal(self._options)))
+            else:
+                log.info("kafka ACLs complete")
+            self._missing = missing
+        return missing
 
     async def _topic_configs(self, topics: set[str]) -> dict[str, dict[str, str]]:
         """Return topic configs, re-reading all of them only every few minutes.

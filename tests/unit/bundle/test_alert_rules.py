@@ -41,6 +41,8 @@ BOOLEAN_ALERTS = {
     "BrokerLagExporterDown",
     "BrokerLagExporterSourceDown",
     "BrokerLagExporterJvmPageDown",
+    "BrokerLagExporterKafkaAclMissing",
+    "BrokerLagExporterKafkaTlsUnverified",
 }
 # Checks whose alert reads the underlying metric rather than the finding.
 COVERED_BY = {"leader_concentration": "KafkaBrokerLeadershipConcentrated"}

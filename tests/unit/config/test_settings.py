@@ -74,3 +74,22 @@ def test_every_option_is_documented():
     for name in Settings.model_fields:
         documented = name.replace("_", "-") in flags or name.upper() in env
         assert documented, f"{name} is missing from docs/configuration.md"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        # The fail-open bug: an empty password used to switch basic auth off without a word.
+        {"BROKER_LAG_WEB_BASIC_AUTH_USERNAME": "prom", "BROKER_LAG_WEB_BASIC_AUTH_PASSWORD": ""},
+        {"BROKER_LAG_WEB_BASIC_AUTH_USERNAME": "", "BROKER_LAG_WEB_BASIC_AUTH_PASSWORD": "s3cret"},
+        {"BROKER_LAG_WEB_BASIC_AUTH_USERNAME": "prom"},
+        {"BROKER_LAG_WEB_BASIC_AUTH_PASSWORD": "s3cret"},
+    ],
+    ids=["empty-password", "empty-username", "no-password", "no-username"],
+)
+def test_empty_or_half_set_basic_auth_is_rejected_at_start(env, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="web_basic_auth") as err:
+        load_settings([], bootstrap_servers="k:9092")
+    assert "s3cret" not in str(err.value)
