@@ -18,7 +18,7 @@ from broker_lag_exporter.metrics.collector import SnapshotCollector
 from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.pipeline import Pipeline
-from broker_lag_exporter.poller import poll_once, run_pollers
+from broker_lag_exporter.poller import poll_once, run_pollers, supervise
 from broker_lag_exporter.server import make_app, ssl_context
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.jvm import JvmSource, resolve_endpoints
@@ -72,12 +72,22 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
     pipeline = Pipeline(store, settings.export, settings.risk)
     store.subscribe(pipeline.refresh)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
+    registry.register(
+        SnapshotCollector(
+            pipeline.latest,
+            store.health,
+            per_partition=pipeline.per_partition,
+            internal_errors=store.internal_errors,
+        )
+    )
     return registry
 
 
-async def serve(settings: Settings) -> None:
-    """Poll in the background and serve HTTP until SIGINT or SIGTERM."""
+async def serve(settings: Settings) -> int:
+    """Poll in the background and serve HTTP until SIGINT or SIGTERM; return the exit code.
+
+    1 if the background polling died: the process must be restarted.
+    """
     poll, web_options = settings.poll, settings.web
     store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
@@ -101,13 +111,15 @@ async def serve(settings: Settings) -> None:
         run_pollers(sources, store, poll.poll_interval_seconds, poll.collect_timeout_seconds)
     )
     try:
-        await stop.wait()
+        stopped = await supervise(pollers, stop, store)
     finally:
         log.info("stopping")
-        pollers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pollers
+        if not pollers.done():
+            pollers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pollers
         await runner.cleanup()
+    return 0 if stopped else 1
 
 
 async def once(settings: Settings) -> tuple[bytes, bool]:

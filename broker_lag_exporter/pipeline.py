@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from broker_lag_exporter.config.sections import ExportOptions, RiskOptions
-from broker_lag_exporter.join.facts import join_all
+from broker_lag_exporter.join.facts import Facts, join_all
 from broker_lag_exporter.model.jvm import JvmSnapshot
 from broker_lag_exporter.model.kafka import KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
@@ -29,6 +29,7 @@ class Pipeline:
         self._per_partition = export.granularity == "partition"
         self._risk = risk
         self._cached: _Cached | None = None
+        self._good = Assessment(Facts(), ())
 
     @property
     def per_partition(self) -> bool:
@@ -48,6 +49,18 @@ class Pipeline:
         cached = self._cached
         if cached is not None and all(a is b for a, b in zip(cached.inputs, inputs, strict=True)):
             return cached.assessment
-        facts = join_all(kafka, jvm, kube, per_partition=self._per_partition)
-        self._cached = _Cached(inputs, assess(facts, self._risk))
-        return self._cached.assessment
+        stage = "join"
+        try:
+            facts = join_all(kafka, jvm, kube, per_partition=self._per_partition)
+            stage = "risk"
+            assessment = assess(facts, self._risk)
+        except Exception as exc:  # noqa: BLE001 - counted and logged by the store
+            # A bug in a join or rule must not take /metrics down: serve the last
+            # good assessment, and remember these inputs failed so scrapes do not
+            # re-run (and re-count) the same failure.
+            self._store.internal_error(stage, exc)
+            self._cached = _Cached(inputs, self._good)
+            return self._good
+        self._good = assessment
+        self._cached = _Cached(inputs, assessment)
+        return assessment

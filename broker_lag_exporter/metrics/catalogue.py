@@ -315,6 +315,14 @@ METRICS: tuple[MetricSpec, ...] = (
         "Kafka requests sent in the last poll.",
         source="exporter",
     ),
+    _m(
+        "broker_lag_exporter_internal_errors_total",
+        "counter",
+        "Exceptions caught inside the exporter by stage (listener, join, risk, render); the last good "
+        "output is served meanwhile.",
+        "stage",
+        source="exporter",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}

@@ -18,7 +18,9 @@ class Clock:
 
 
 class Fixed:
-    def __init__(self, name: str, result: object = None, error: Exception | None = None, delay: float = 0):
+    def __init__(
+        self, name: str, result: object = None, error: BaseException | None = None, delay: float = 0
+    ):
         self.name, self.result, self.error, self.delay = name, result, error, delay
         self.polls = 0
         self.closed = False
@@ -103,7 +105,11 @@ def test_a_raising_listener_is_counted_and_the_others_still_run():
 
 async def test_pollers_keep_polling_when_a_listener_raises():
     store = Store(max_age_seconds=60)
-    store.subscribe(lambda: int("²"))
+
+    def parse() -> None:
+        int("²")
+
+    store.subscribe(parse)
     source = Fixed("kafka", result="ok")
     task = asyncio.create_task(run_pollers([source], store, interval=0.01, deadline=1))
     await asyncio.sleep(0.2)

@@ -94,7 +94,10 @@ def test_annotation_beats_env():
     [("45000", 45000), (" 45000 ", 45000), ("²", None), ("٣", None), ("-1", None), ("", None), ("1e3", None)],
 )
 def test_session_timeout_parses_ascii_digits_only(raw, expected):
-    assert session_timeout_ms(consumer("10.0.0.1", env={"KAFKA_SESSION_TIMEOUT_MS": raw}), settings()) == expected
+    assert (
+        session_timeout_ms(consumer("10.0.0.1", env={"KAFKA_SESSION_TIMEOUT_MS": raw}), settings())
+        == expected
+    )
 
 
 def test_members_on_unknown_hosts_are_not_evaluated():
