@@ -1,0 +1,152 @@
+"""Faults while a real exporter process serves: figures stay equal to Kafka's own tool at every scrape."""
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness.exporter import ExporterProcess
+from harness.kafka.cluster import KafkaCluster
+
+pytestmark = pytest.mark.kafka
+
+OFFSETS_PARTITIONS = 3  # offsets.topic.num.partitions in the harness
+GROUPS = 8
+ON_VICTIM = 3  # groups coordinated by the broker that is killed
+
+
+def java_hash(text: str) -> int:
+    """Return Java's String.hashCode, which places a group on a __consumer_offsets partition."""
+    h = 0
+    for ch in text:  # ASCII names: one UTF-16 unit per character
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def offsets_partition(group: str) -> int:
+    """Return the __consumer_offsets partition (so the coordinator) of a group, as Kafka computes it."""
+    return abs(java_hash(group)) % OFFSETS_PARTITIONS
+
+
+@dataclass
+class Scrapes:
+    """What every scrape of the exporter showed, taken every 0.5 s in a thread."""
+
+    statuses: list[int] = field(default_factory=list)
+    lag: list[dict[str, float]] = field(default_factory=list)
+    age: list[dict[str, float]] = field(default_factory=list)
+    coordinator: dict[str, str] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, exporter: ExporterProcess) -> None:
+        while not self.stop.wait(0.5):
+            try:
+                status, body = exporter.get("/metrics")
+            except OSError:
+                status, body = 0, b""
+            self.statuses.append(status)
+            lag: dict[str, float] = {}
+            age: dict[str, float] = {}
+            if status == 200:
+                for family in text_string_to_metric_families(body.decode()):
+                    for s in family.samples:
+                        if s.name == "kafka_group_lag_messages":
+                            lag[s.labels["group"]] = s.value
+                        elif s.name == "kafka_group_offsets_age_seconds":
+                            age[s.labels["group"]] = s.value
+                        elif s.name == "kafka_group_info":
+                            self.coordinator[s.labels["group"]] = s.labels["coordinator_id"]
+            self.lag.append(lag)
+            self.age.append(age)
+
+
+@pytest.fixture
+def frozen(tmp_path: Path) -> Iterator[tuple[KafkaCluster, int, dict[str, int], list[str]]]:
+    """Eight groups with frozen lag (no producers, no consumers); three coordinated by the victim.
+
+    The data topic has no replica on the victim, so only coordination is at stake.
+    """
+    with KafkaCluster.start(3, workdir=tmp_path / "kafka") as kafka:
+        kafka.create_topic("seed")
+        kafka.commit_offsets("seed-group", {("seed", 0): 0})  # creates __consumer_offsets
+        leaders = {
+            p: row.leader for (t, p), row in kafka.describe_topics().items() if t == "__consumer_offsets"
+        }
+        victim = leaders[offsets_partition("frozen-0")]
+        assert victim is not None
+        candidates = [f"frozen-{i}" for i in range(200)]
+        on_victim = [g for g in candidates if leaders[offsets_partition(g)] == victim]
+        elsewhere = [g for g in candidates if leaders[offsets_partition(g)] != victim]
+        names = on_victim[:ON_VICTIM] + elsewhere[: GROUPS - ON_VICTIM]
+        others = [b for b in kafka.node_ids if b != victim]
+        kafka.create_topic("frozen", assignment=[others, others[::-1]] * 2)
+        kafka.produce("frozen", 400)
+        for i, group in enumerate(names):
+            kafka.commit_offsets(group, {("frozen", p): 10 * i + p for p in range(4)})
+        oracle = lags(kafka, names)
+        yield kafka, victim, oracle, on_victim[:ON_VICTIM]
+
+
+def lags(kafka: KafkaCluster, names: list[str]) -> dict[str, int]:
+    """Return each group's total lag as kafka-consumer-groups computes it."""
+    rows = [r for r in kafka.describe_groups() if r.group in names]
+    assert {r.group for r in rows} == set(names)
+    return {g: sum(r.lag or 0 for r in rows if r.group == g) for g in names}
+
+
+def test_coordinator_sigkill_keeps_every_group_lag_exact(
+    frozen: tuple[KafkaCluster, int, dict[str, int], list[str]], tmp_path: Path
+) -> None:
+    kafka, victim, oracle, victim_groups = frozen
+    exporter = ExporterProcess.start(
+        tmp_path / "exporter",
+        bootstrap_servers=kafka.bootstrap_servers,
+        args=["--poll-interval-seconds", "1", "--request-timeout-seconds", "2"],
+    )
+    scrapes = Scrapes()
+    scraper = threading.Thread(target=scrapes.run, args=(exporter,), daemon=True)
+    scraper.start()
+    try:
+        time.sleep(3)
+        before = len(scrapes.lag)
+        placed = dict(scrapes.coordinator)
+        kafka.kill(victim)
+        killed_at = len(scrapes.lag)
+        deadline = time.monotonic() + 60
+        # Until the moved coordinators answer again: every group read this poll.
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            recent = scrapes.age[-1] if scrapes.age else {}
+            if len(scrapes.age) > killed_at + 10 and set(recent) == set(oracle) and not any(recent.values()):
+                break
+        time.sleep(3)
+    finally:
+        scrapes.stop.set()
+        scraper.join(5)
+        code = exporter.stop()
+    assert kafka.describe_groups(), "the oracle answers after the failover"
+    assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
+
+    wrong = [
+        (i, g, seen.get(g))
+        for i, seen in enumerate(scrapes.lag)
+        for g, want in oracle.items()
+        if seen.get(g) != want
+    ]
+    non_200 = [s for s in scrapes.statuses if s != 200]
+    peak_age = max((a.get(g, 0) for a in scrapes.age for g in victim_groups), default=0)
+    print(
+        f"victim broker {victim}: {len(scrapes.lag)} scrapes ({before} before the kill), "
+        f"{len(wrong)} wrong lag samples, {len(non_200)} non-200, peak offsets age {peak_age:.1f}s"
+    )
+    assert code == 0, exporter.log_tail()
+    # The test's placement agrees with the exporter's: these groups were the victim's.
+    assert {g: placed.get(g) for g in victim_groups} == dict.fromkeys(victim_groups, str(victim))
+    assert not non_200
+    assert not wrong, wrong[:10]
+    assert peak_age > 0, "offsets were served from the last good read while no coordinator answered"
+    assert not any(scrapes.age[-1].values())
