@@ -323,6 +323,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "stage",
         source="exporter",
     ),
+    _m(
+        "kafka_group_offsets_age_seconds",
+        "gauge",
+        "Age of the committed offsets the group's lag uses: 0 when read this poll, more while its "
+        "coordinator fails over and the last good read is served (up to max_data_age_seconds).",
+        "group",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}

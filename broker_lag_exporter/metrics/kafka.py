@@ -23,6 +23,7 @@ GROUP = (
     "kafka_group_info",
     "kafka_group_committed_partitions",
     "kafka_group_uncommitted_partitions",
+    "kafka_group_offsets_age_seconds",
 )
 PARTITION = ("kafka_partition_lag_messages",)
 CLUSTER = (
@@ -59,11 +60,14 @@ def group_metrics(view: LagView) -> Families:
     out = Families(GROUP)
     for row in view.groups:
         g = row.group
-        out.add("kafka_group_lag_messages", (g.name,), row.lag)
         out.add("kafka_group_members", (g.name,), len(g.members))
         out.info("kafka_group_info", (g.name, g.state, g.protocol_type, g.coordinator))
-        out.add("kafka_group_committed_partitions", (g.name,), row.committed_partitions)
         out.add("kafka_group_uncommitted_partitions", (g.name,), row.uncommitted_partitions)
+        if g.offsets_age_seconds is None:
+            continue  # offsets never read (or too old): no lag rather than a false 0
+        out.add("kafka_group_lag_messages", (g.name,), row.lag)
+        out.add("kafka_group_committed_partitions", (g.name,), row.committed_partitions)
+        out.add("kafka_group_offsets_age_seconds", (g.name,), g.offsets_age_seconds)
     return out
 
 

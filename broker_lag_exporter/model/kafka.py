@@ -55,7 +55,9 @@ class Group:
     """A consumer group with its committed offsets.
 
     `error` names a failure to describe the group or to fetch its offsets; what
-    could be read is still kept.
+    could be read is still kept. `offsets_age_seconds` is 0 when `committed` was
+    read this poll, the age of the last good read while that is served instead,
+    and None when no committed offsets are known (then none are exported).
     """
 
     name: str
@@ -65,6 +67,7 @@ class Group:
     members: tuple[Member, ...] = ()
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
     error: str | None = None
+    offsets_age_seconds: float | None = 0.0
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:

@@ -91,11 +91,21 @@ def frozen(tmp_path: Path) -> Iterator[tuple[KafkaCluster, int, dict[str, int], 
         yield kafka, victim, oracle, on_victim[:ON_VICTIM]
 
 
-def lags(kafka: KafkaCluster, names: list[str]) -> dict[str, int]:
-    """Return each group's total lag as kafka-consumer-groups computes it."""
-    rows = [r for r in kafka.describe_groups() if r.group in names]
-    assert {r.group for r in rows} == set(names)
-    return {g: sum(r.lag or 0 for r in rows if r.group == g) for g in names}
+def lags(kafka: KafkaCluster, names: list[str], within: float = 90) -> dict[str, int]:
+    """Return each group's total lag as kafka-consumer-groups computes it.
+
+    The tool itself prints nothing for groups whose coordinator is failing
+    over: ask again until it shows every group.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        rows = [r for r in kafka.describe_groups() if r.group in names]
+        if {r.group for r in rows} == set(names):
+            return {g: sum(r.lag or 0 for r in rows if r.group == g) for g in names}
+        assert time.monotonic() < deadline, (
+            f"kafka-consumer-groups showed only {sorted({r.group for r in rows})}"
+        )
+        time.sleep(1)
 
 
 def test_coordinator_sigkill_keeps_every_group_lag_exact(
@@ -121,14 +131,14 @@ def test_coordinator_sigkill_keeps_every_group_lag_exact(
         while time.monotonic() < deadline:
             time.sleep(0.5)
             recent = scrapes.age[-1] if scrapes.age else {}
-            if len(scrapes.age) > killed_at + 10 and set(recent) == set(oracle) and not any(recent.values()):
+            if len(scrapes.age) > killed_at + 10 and all(recent.get(g) == 0 for g in oracle):
                 break
+        recovered = time.monotonic() < deadline
         time.sleep(3)
     finally:
         scrapes.stop.set()
         scraper.join(5)
         code = exporter.stop()
-    assert kafka.describe_groups(), "the oracle answers after the failover"
     assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
 
     wrong = [
@@ -144,9 +154,10 @@ def test_coordinator_sigkill_keeps_every_group_lag_exact(
         f"{len(wrong)} wrong lag samples, {len(non_200)} non-200, peak offsets age {peak_age:.1f}s"
     )
     assert code == 0, exporter.log_tail()
+    assert recovered, "every group read again after the failover"
     # The test's placement agrees with the exporter's: these groups were the victim's.
     assert {g: placed.get(g) for g in victim_groups} == dict.fromkeys(victim_groups, str(victim))
     assert not non_200
     assert not wrong, wrong[:10]
     assert peak_age > 0, "offsets were served from the last good read while no coordinator answered"
-    assert not any(scrapes.age[-1].values())
+    assert all(scrapes.age[-1][g] == 0 for g in oracle)

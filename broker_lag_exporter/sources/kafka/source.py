@@ -11,7 +11,14 @@ from typing import TypeVar
 import structlog
 
 from broker_lag_exporter.config.sections import ExportOptions, KafkaOptions, PollOptions
-from broker_lag_exporter.model.kafka import NO_LEADER, BrokerId, KafkaSnapshot, Partition, TopicPartition
+from broker_lag_exporter.model.kafka import (
+    NO_LEADER,
+    BrokerId,
+    Group,
+    KafkaSnapshot,
+    Partition,
+    TopicPartition,
+)
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
 from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
@@ -46,6 +53,33 @@ def carry_forward(keys: Iterable[K], fresh: Mapping[K, V], last: Mapping[K, V]) 
     return {k: fresh[k] if k in fresh else last[k] for k in keys if k in fresh or k in last}
 
 
+def serve_last_good(
+    fresh: Iterable[Group], memory: Mapping[str, tuple[Group, float]], now: float, max_age: float
+) -> tuple[tuple[Group, ...], dict[str, tuple[Group, float]]]:
+    """Return the groups to export and the new memory of each group's last good read (group, when).
+
+    A coordinator failover leaves a group's offsets unreadable for seconds;
+    they are what they were (nobody can commit either), so the last good read
+    is still the truth for up to `max_age`, with `offsets_age_seconds` saying
+    how old. Groups absent from `fresh` (deleted, or no longer listed by a
+    healthy coordinator) are forgotten.
+    """
+    remembered: dict[str, tuple[Group, float]] = {}
+    out = []
+    for g in fresh:
+        last, read_at = memory.get(g.name, (None, now))
+        if g.offsets_age_seconds is not None:
+            remembered[g.name] = (g, now)
+            out.append(g)
+        elif last is not None and now - read_at <= max_age:
+            remembered[g.name] = (replace(last, coordinator=g.coordinator), read_at)
+            age = now - read_at
+            out.append(replace(last, coordinator=g.coordinator, error=g.error, offsets_age_seconds=age))
+        else:
+            out.append(g)
+    return tuple(out), remembered
+
+
 class KafkaSource:
     """Polls one Kafka cluster.
 
@@ -71,6 +105,8 @@ class KafkaSource:
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, int] = {}
+        self._max_age = poll.max_data_age_seconds
+        self._groups: dict[str, tuple[Group, float]] = {}
         self._configs: dict[str, dict[str, str]] = {}
         self._configs_read_at = -float("inf")
         keep_group = name_filter(export.group_allow, export.group_deny)
@@ -84,7 +120,9 @@ class KafkaSource:
         meta = await fetch_metadata(conn, self._keep_topic)
         async with asyncio.TaskGroup() as tg:
             ends = tg.create_task(fetch_end_offsets(conn, meta.partitions, s.list_offsets_batch))
-            groups = tg.create_task(fetch_groups(conn, meta.brokers, self._keep_group, self._concurrency))
+            groups = tg.create_task(
+                fetch_groups(conn, meta.brokers, self._keep_group, self._concurrency, self._remembered())
+            )
             configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
         partitions = self._remember_leaders(meta.partitions)
         snapshot = KafkaSnapshot(
@@ -92,7 +130,7 @@ class KafkaSource:
             controller_id=meta.controller_id,
             partitions=partitions,
             end_offsets=self._remember_end_offsets(partitions, ends.result()),
-            groups=groups.result(),
+            groups=self._remember_groups(groups.result()),
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
             requests=conn.requests,
@@ -136,6 +174,13 @@ class KafkaSource:
     ) -> dict[TopicPartition, int]:
         self._last_end = carry_forward(partitions, fresh, self._last_end)
         return self._last_end
+
+    def _remembered(self) -> dict[str, tuple[BrokerId, str]]:
+        return {name: (g.coordinator, g.protocol_type) for name, (g, _) in self._groups.items()}
+
+    def _remember_groups(self, fresh: Iterable[Group]) -> tuple[Group, ...]:
+        groups, self._groups = serve_last_good(fresh, self._groups, self._clock(), self._max_age)
+        return groups
 
     def _known_brokers(
         self, live: Mapping[BrokerId, object], partitions: Mapping[TopicPartition, Partition]
