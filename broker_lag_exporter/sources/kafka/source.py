@@ -106,6 +106,7 @@ class KafkaSource:
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, int] = {}
         self._max_age = poll.max_data_age_seconds
+        self._configs_budget = poll.request_timeout_seconds
         self._groups: dict[str, tuple[Group, float]] = {}
         self._configs: dict[str, dict[str, str]] = {}
         self._configs_read_at = -float("inf")
@@ -145,12 +146,21 @@ class KafkaSource:
 
         DescribeConfigs is costly for brokers, and a broker answers one
         connection's requests in order: reading 10,000 topics' configs every poll
-        would delay the OffsetFetch requests that lag depends on.
+        would delay the OffsetFetch requests that lag depends on. The read gets
+        request_timeout_seconds in all; past it, what was read is kept and the
+        rest keeps its last configs.
         """
         now = self._clock()
         stale = now - self._configs_read_at >= self._options.topic_configs_refresh_seconds
         wanted = topics if stale else topics - self._configs.keys()
-        fresh = await fetch_topic_configs(self._conn, wanted, self._options.describe_configs_batch)
+        fresh: dict[str, dict[str, str]] = {}
+        try:
+            # Their own budget, not the poll's: lag must never wait long for configs.
+            async with asyncio.timeout(self._configs_budget):
+                await fetch_topic_configs(self._conn, wanted, self._options.describe_configs_batch, fresh)
+        except TimeoutError:
+            # Topics not read keep their last configs; new ones are asked for next poll.
+            self._conn.count_error("describe_configs", len(wanted) - len(fresh))
         if stale:
             self._configs_read_at = now
         self._configs = carry_forward(topics, fresh, self._configs)
