@@ -38,6 +38,7 @@ class GroupRow:
     lag: int
     committed_partitions: int
     uncommitted_partitions: int
+    out_of_range_partitions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,10 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
                 partition_rows.append(PartitionLag(group.name, tp[0], tp[1], broker, lag))
         # Iterate the (small) assignment, never the cluster's partitions per group.
         uncommitted = [tp for tp in group.assigned if tp not in group.committed and tp in snapshot.partitions]
-        group_rows.append(GroupRow(group, sum(lag for _, _, lag in lags), len(lags), len(uncommitted)))
+        # Below the log start: retention deleted records the group never read.
+        lost = sum(1 for tp, c in group.committed.items() if c < snapshot.log_start_offsets.get(tp, c))
+        total = sum(lag for _, _, lag in lags)
+        group_rows.append(GroupRow(group, total, len(lags), len(uncommitted), lost))
     brokers = _broker_rows(snapshot, broker_lag)
     return LagView(
         brokers=brokers,

@@ -330,6 +330,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "coordinator fails over and the last good read is served (up to max_data_age_seconds).",
         "group",
     ),
+    _m(
+        "kafka_group_offset_out_of_range_partitions",
+        "gauge",
+        "Partitions whose committed offset is below the log start offset: retention deleted records "
+        "the group never read (its lag still counts them).",
+        "group",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}

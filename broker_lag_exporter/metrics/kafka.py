@@ -24,6 +24,7 @@ GROUP = (
     "kafka_group_committed_partitions",
     "kafka_group_uncommitted_partitions",
     "kafka_group_offsets_age_seconds",
+    "kafka_group_offset_out_of_range_partitions",
 )
 PARTITION = ("kafka_partition_lag_messages",)
 CLUSTER = (
@@ -68,6 +69,7 @@ def group_metrics(view: LagView) -> Families:
         out.add("kafka_group_lag_messages", (g.name,), row.lag)
         out.add("kafka_group_committed_partitions", (g.name,), row.committed_partitions)
         out.add("kafka_group_offsets_age_seconds", (g.name,), g.offsets_age_seconds)
+        out.add("kafka_group_offset_out_of_range_partitions", (g.name,), row.out_of_range_partitions)
     return out
 
 

@@ -83,6 +83,8 @@ class KafkaSnapshot:
     seen live recently: the ones that must be exported even when down.
     `errors` counts failed requests of this poll by kind. `topic_configs` holds
     the configs the risk checks read, per topic (absent: DescribeConfigs failed).
+    `log_start_offsets` holds the first offset still in the log, for partitions
+    some group has committed on.
     """
 
     brokers: Mapping[BrokerId, Broker]
@@ -94,3 +96,4 @@ class KafkaSnapshot:
     errors: Mapping[str, int] = field(default_factory=dict)
     requests: int = 0
     topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    log_start_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)

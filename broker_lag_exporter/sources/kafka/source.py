@@ -4,7 +4,7 @@ import asyncio
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from broker_lag_exporter.sources.kafka.client import KafkaConnection
 from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
-from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
+from broker_lag_exporter.sources.kafka.offsets import EARLIEST, fetch_end_offsets
 
 log = structlog.get_logger(__name__)
 K = TypeVar("K")
@@ -44,13 +44,39 @@ def in_shard(group: str, index: int, count: int) -> bool:
 def carry_forward(keys: Iterable[K], fresh: Mapping[K, V], last: Mapping[K, V]) -> dict[K, V]:
     """Return this poll's value for every key, keeping the last known one where none was read.
 
-    Keys that are gone (deleted partitions or topics) are forgotten. End
-    offsets: a leaderless partition cannot be asked for its end offset, but
-    nothing can be written to it either, so its last known end offset is still
-    exact, and the lag on a dead broker's partitions is what users need most.
-    Topic configs: only re-read every few minutes.
+    Keys that are gone (deleted topics) are forgotten. For topic configs, which
+    are only re-read every few minutes.
     """
     return {k: fresh[k] if k in fresh else last[k] for k in keys if k in fresh or k in last}
+
+
+def carry_end_offsets(
+    partitions: Mapping[TopicPartition, Partition],
+    fresh: Mapping[TopicPartition, int],
+    unreachable: Collection[TopicPartition],
+    memory: Mapping[TopicPartition, tuple[int, float]],
+    *,
+    now: float,
+    max_age: float,
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, tuple[int, float]]]:
+    """Return the end offsets to use and the new memory of each one's last read (offset, when).
+
+    A partition without a leader, or whose leader could not be asked at all,
+    cannot be read, but nothing can be written to it either: its last read is
+    still exact, and the lag on a dead broker's partitions is what users need
+    most. Only for up to `max_age`, and never for a partition whose leader
+    answered with an error (it may have moved on). Deleted partitions are forgotten.
+    """
+    served: dict[TopicPartition, int] = {}
+    kept: dict[TopicPartition, tuple[int, float]] = {}
+    for tp, p in partitions.items():
+        if tp in fresh:
+            served[tp] = fresh[tp]
+            kept[tp] = (fresh[tp], now)
+        elif tp in memory and (p.leader == NO_LEADER or tp in unreachable) and now - memory[tp][1] <= max_age:
+            served[tp] = memory[tp][0]
+            kept[tp] = memory[tp]
+    return served, kept
 
 
 def serve_last_good(
@@ -104,7 +130,7 @@ class KafkaSource:
         self._clock = clock
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
-        self._last_end: dict[TopicPartition, int] = {}
+        self._last_end: dict[TopicPartition, tuple[int, float]] = {}
         self._max_age = poll.max_data_age_seconds
         self._configs_budget = poll.request_timeout_seconds
         self._groups: dict[str, tuple[Group, float]] = {}
@@ -115,31 +141,57 @@ class KafkaSource:
         self._keep_group = lambda g: keep_group(g) and in_shard(g, export.shard_index, export.shard_count)
 
     async def collect(self) -> KafkaSnapshot:
-        """Poll metadata, end offsets and groups; raise SourceError if metadata fails."""
-        conn, s = self._conn, self._options
+        """Poll metadata, then committed offsets, then end offsets; raise SourceError if metadata fails.
+
+        Topic configs are read alongside, under their own budget.
+        """
+        conn = self._conn
         conn.reset_counters()
         meta = await fetch_metadata(conn, self._keep_topic)
-        async with asyncio.TaskGroup() as tg:
-            ends = tg.create_task(fetch_end_offsets(conn, meta.partitions, s.list_offsets_batch))
-            groups = tg.create_task(
-                fetch_groups(conn, meta.brokers, self._keep_group, self._concurrency, self._remembered())
-            )
-            configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
         partitions = self._remember_leaders(meta.partitions)
+        async with asyncio.TaskGroup() as tg:
+            offsets = tg.create_task(self._offsets(meta.brokers, partitions))
+            configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
+        groups, ends, starts = offsets.result()
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
             controller_id=meta.controller_id,
             partitions=partitions,
-            end_offsets=self._remember_end_offsets(partitions, ends.result()),
-            groups=self._remember_groups(groups.result()),
+            end_offsets=ends,
+            groups=groups,
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
             requests=conn.requests,
             topic_configs=configs.result(),
+            log_start_offsets=starts,
         )
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))
         return snapshot
+
+    async def _offsets(
+        self, brokers: Iterable[BrokerId], partitions: Mapping[TopicPartition, Partition]
+    ) -> tuple[tuple[Group, ...], dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """Return groups, end offsets and log start offsets, reading committed offsets first.
+
+        kafka-consumer-groups reads committed offsets, then end offsets: a
+        commit landing between the two reads can then only add to the lag, never
+        hide it (end offsets read first made lag biased low and sometimes 0).
+        """
+        conn, batch = self._conn, self._options.list_offsets_batch
+        fresh = await fetch_groups(conn, brokers, self._keep_group, self._concurrency, self._remembered())
+        groups = self._remember_groups(fresh)
+        committed = {tp: partitions[tp] for g in groups for tp in g.committed if tp in partitions}
+        unreachable: set[TopicPartition] = set()
+        async with asyncio.TaskGroup() as tg:
+            ends = tg.create_task(fetch_end_offsets(conn, partitions, batch, unreachable))
+            starts = tg.create_task(
+                fetch_end_offsets(conn, committed, batch, timestamp=EARLIEST, kind="log_start_offsets")
+            )
+        served, self._last_end = carry_end_offsets(
+            partitions, ends.result(), unreachable, self._last_end, now=self._clock(), max_age=self._max_age
+        )
+        return groups, served, starts.result()
 
     async def _topic_configs(self, topics: set[str]) -> dict[str, dict[str, str]]:
         """Return topic configs, re-reading all of them only every few minutes.
@@ -178,12 +230,6 @@ class KafkaSource:
         # Forget deleted partitions so the memory tracks the cluster's size.
         self._last_leader = {tp: last.get(tp, self._last_leader.get(tp, NO_LEADER)) for tp in partitions}
         return partitions | leaderless
-
-    def _remember_end_offsets(
-        self, partitions: Mapping[TopicPartition, Partition], fresh: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
-        self._last_end = carry_forward(partitions, fresh, self._last_end)
-        return self._last_end
 
     def _remembered(self) -> dict[str, tuple[BrokerId, str]]:
         return {name: (g.coordinator, g.protocol_type) for name, (g, _) in self._groups.items()}

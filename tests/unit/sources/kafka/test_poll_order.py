@@ -25,7 +25,7 @@ class Recording:
     async def send_any(self, request: Any, kind: str) -> Any:
         self.kinds.append(kind)
         if kind == "metadata":
-            partitions = [(0, 0, 0, [0], [0], [])]
+            partitions: list[Any] = [(0, 0, 0, [0], [0], [])]
             return SimpleNamespace(
                 brokers=[(0, "k", 9092, None)], controller_id=0, topics=[(0, "t", False, partitions)]
             )

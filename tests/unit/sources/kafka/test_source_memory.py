@@ -3,7 +3,7 @@
 import pytest
 
 from broker_lag_exporter.model.kafka import NO_LEADER, Partition
-from broker_lag_exporter.sources.kafka.source import carry_forward, carry_end_offsets, in_shard, name_filter
+from broker_lag_exporter.sources.kafka.source import carry_end_offsets, carry_forward, in_shard, name_filter
 
 P = Partition(1, (1,), (1,))
 
