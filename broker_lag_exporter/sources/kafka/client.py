@@ -15,6 +15,8 @@ from broker_lag_exporter.model.kafka import BrokerId
 from broker_lag_exporter.sources import SourceError
 
 log = structlog.get_logger(__name__)
+# Polls in a row in which no known broker answered before bootstrapping again.
+REBOOTSTRAP_AFTER = 3
 
 
 class RequestError(SourceError):
