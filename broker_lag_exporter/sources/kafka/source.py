@@ -1,4 +1,4 @@
-"""KafkaSource: one poll = metadata, then end offsets and consumer groups in parallel."""
+"""KafkaSource: one poll = metadata, then consumer groups and committed offsets, then end offsets."""
 
 import asyncio
 import re
