@@ -232,3 +232,47 @@ def test_coordinator_sigstop_hang_keeps_lag_exact_and_scrapes_fast(
     assert scrapes.up[-1].get(str(victim)) == 1, "and up again after SIGCONT"
     # Scrapes never wait for Kafka; the bound is loose because 3 brokers share 2 cores with this test.
     assert slowest < 0.5
+
+
+def test_whole_cluster_restart_is_recovered_without_restarting_the_exporter(
+    frozen: tuple[KafkaCluster, int, dict[str, int], list[str]], tmp_path: Path
+) -> None:
+    kafka, _, oracle, _ = frozen
+    exporter = start_exporter(kafka, tmp_path)
+    scrapes = Scrapes()
+    scraper = threading.Thread(target=scrapes.run, args=(exporter,), daemon=True)
+    scraper.start()
+    try:
+        time.sleep(3)
+        kafka.stop()
+        time.sleep(10)
+        stopped = len(scrapes.lag)
+        # Every node at once, on the same ports and storage: no quorum until all three are back.
+        restarts = [threading.Thread(target=kafka.restart, args=(n,)) for n in kafka.node_ids]
+        for thread in restarts:
+            thread.start()
+        for thread in restarts:
+            thread.join(120)
+        restarted_at = time.monotonic()
+        deadline = restarted_at + 90
+        while time.monotonic() < deadline and not (
+            scrapes.recovered(oracle, stopped + 4) and set(scrapes.up[-1].values()) == {1}
+        ):
+            time.sleep(0.5)
+        recovery = time.monotonic() - restarted_at
+        time.sleep(2)
+    finally:
+        scrapes.stop.set()
+        scraper.join(5)
+        code = exporter.stop()
+    assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
+    wrong = scrapes.wrong(oracle)
+    non_200 = [s for s in scrapes.statuses if s != 200]
+    print(
+        f"whole cluster stopped 10 s and restarted: {len(scrapes.lag)} scrapes, {len(wrong)} wrong lag "
+        f"samples, {len(non_200)} non-200, every group read again {recovery:.1f}s after the nodes were up"
+    )
+    assert code == 0, exporter.log_tail()
+    assert recovery < 90, "the exporter recovered without a restart"
+    assert not non_200
+    assert not wrong, wrong[:10]
