@@ -100,7 +100,9 @@ def start_exporter(kafka: KafkaCluster, tmp_path: Path) -> ExporterProcess:
 def frozen(tmp_path: Path) -> Iterator[tuple[KafkaCluster, int, dict[str, int], list[str]]]:
     """Eight groups with frozen lag (no producers, no consumers); three coordinated by the victim.
 
-    The data topic has no replica on the victim, so only coordination is at stake.
+    Every group has offsets on "frozen" (no replica on the victim) and on
+    "frozen-led" (led by the victim, a follower elsewhere): the victim's failure
+    moves both coordinators and partition leaders.
     """
     with KafkaCluster.start(3, workdir=tmp_path / "kafka") as kafka:
         kafka.create_topic("seed")
@@ -116,9 +118,12 @@ def frozen(tmp_path: Path) -> Iterator[tuple[KafkaCluster, int, dict[str, int], 
         names = on_victim[:ON_VICTIM] + elsewhere[: GROUPS - ON_VICTIM]
         others = [b for b in kafka.node_ids if b != victim]
         kafka.create_topic("frozen", assignment=[others, others[::-1]] * 2)
+        kafka.create_topic("frozen-led", assignment=[[victim, b] for b in others])
         kafka.produce("frozen", 400)
+        kafka.produce("frozen-led", 200)
         for i, group in enumerate(names):
-            kafka.commit_offsets(group, {("frozen", p): 10 * i + p for p in range(4)})
+            offsets = {("frozen", p): 10 * i + p for p in range(4)} | {("frozen-led", p): i for p in range(2)}
+            kafka.commit_offsets(group, offsets)
         oracle = lags(kafka, names)
         yield kafka, victim, oracle, on_victim[:ON_VICTIM]
 
