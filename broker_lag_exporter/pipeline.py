@@ -15,6 +15,11 @@ from broker_lag_exporter.store import Store
 class _Cached:
     inputs: tuple[object, ...]
     assessment: Assessment
+    # Set when `assessment` is an older good one served because these inputs failed.
+    good_at: float | None = None
+
+
+_EMPTY = Assessment(Facts(), ())
 
 
 class Pipeline:
@@ -29,7 +34,8 @@ class Pipeline:
         self._per_partition = export.granularity == "partition"
         self._risk = risk
         self._cached: _Cached | None = None
-        self._good = Assessment(Facts(), ())
+        self._good = _EMPTY
+        self._good_at = 0.0
 
     @property
     def per_partition(self) -> bool:
@@ -48,6 +54,8 @@ class Pipeline:
         inputs: tuple[object, ...] = (kafka, jvm, kube)
         cached = self._cached
         if cached is not None and all(a is b for a, b in zip(cached.inputs, inputs, strict=True)):
+            if cached.good_at is not None and not self._store.fresh(cached.good_at):
+                return _EMPTY  # the last good one is as old as data the store drops
             return cached.assessment
         stage = "join"
         try:
@@ -59,8 +67,8 @@ class Pipeline:
             # good assessment, and remember these inputs failed so scrapes do not
             # re-run (and re-count) the same failure.
             self._store.internal_error(stage, exc)
-            self._cached = _Cached(inputs, self._good)
-            return self._good
-        self._good = assessment
+            self._cached = _Cached(inputs, self._good, self._good_at)
+            return self.latest()
+        self._good, self._good_at = assessment, self._store.now()
         self._cached = _Cached(inputs, assessment)
         return assessment

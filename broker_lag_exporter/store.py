@@ -89,6 +89,14 @@ class Store:
             for name, h in self._health.items()
         }
 
+    def now(self) -> float:
+        """Return the store's clock."""
+        return self._clock()
+
+    def fresh(self, taken_at: float) -> bool:
+        """Return whether something taken at `taken_at` (store clock) is young enough to serve."""
+        return self._clock() - taken_at <= self._max_age
+
     def internal_error(self, stage: str, exc: BaseException, **context: object) -> None:
         """Count an exception a stage caught; log it once per stage and distinct message."""
         self._internal_errors[stage] += 1

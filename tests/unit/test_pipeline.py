@@ -45,3 +45,16 @@ def test_a_failure_before_any_success_serves_an_empty_assessment():
     store.record_success("kafka", snapshot(None), 0.1)
     assert pipeline.latest().facts.kafka is None
     assert store.internal_errors() == {"join": 1}
+
+
+def test_the_last_good_assessment_is_not_served_past_max_data_age():
+    now = [1000.0]
+    store = Store(60, clock=lambda: now[0])
+    pipeline = Pipeline(store, SETTINGS.export, SETTINGS.risk)
+    store.subscribe(pipeline.refresh)
+    store.record_success("kafka", snapshot(4), 0.1)
+    now[0] = 1030
+    store.record_success("kafka", snapshot("4"), 0.1)  # every poll since fails to join
+    assert pipeline.latest().facts.kafka is not None
+    now[0] = 1061
+    assert pipeline.latest().facts.kafka is None  # dropped, as the store drops data that old
