@@ -22,7 +22,7 @@ from broker_lag_exporter.metrics.security import SecurityCollector
 from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.pipeline import Pipeline
-from broker_lag_exporter.poller import poll_once, run_pollers
+from broker_lag_exporter.poller import poll_once, run_pollers, supervise
 from broker_lag_exporter.server import make_app, ssl_context
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.jvm import JvmSource, resolve_endpoints
@@ -94,6 +94,7 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
             store.health,
             per_partition=pipeline.per_partition,
             per_topic=pipeline.per_topic,
+            internal_errors=store.internal_errors,
         )
     )
     registry.register(SecurityCollector(settings.kafka, lambda: pipeline.latest().facts.kafka))
@@ -110,8 +111,11 @@ def build_app(store: Store, settings: Settings) -> web.Application:
     return make_app(build_registry(store, settings, pipeline), store, settings.web, board.view)
 
 
-async def serve(settings: Settings) -> None:
-    """Poll in the background and serve HTTP until SIGINT or SIGTERM."""
+async def serve(settings: Settings) -> int:
+    """Poll in the background and serve HTTP until SIGINT or SIGTERM; return the exit code.
+
+    1 if the background polling died: the process must be restarted.
+    """
     poll, web_options = settings.poll, settings.web
     store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
@@ -135,13 +139,15 @@ async def serve(settings: Settings) -> None:
         run_pollers(sources, store, poll.poll_interval_seconds, poll.collect_timeout_seconds)
     )
     try:
-        await stop.wait()
+        stopped = await supervise(pollers, stop, store)
     finally:
         log.info("stopping")
-        pollers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pollers
+        if not pollers.done():
+            pollers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pollers
         await runner.cleanup()
+    return 0 if stopped else 1
 
 
 async def once(settings: Settings) -> tuple[bytes, bool]:

@@ -109,5 +109,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         text, ok = asyncio.run(app.once(settings))
         sys.stdout.buffer.write(text)
         return 0 if ok else 1
-    asyncio.run(app.serve(settings))
-    return 0
+    return asyncio.run(app.serve(settings))

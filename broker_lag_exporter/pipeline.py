@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from broker_lag_exporter.config.sections import ExportOptions, RiskOptions
-from broker_lag_exporter.join.facts import join_all
+from broker_lag_exporter.join.facts import Facts, join_all
 from broker_lag_exporter.model.jvm import JvmSnapshot
 from broker_lag_exporter.model.kafka import KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
@@ -15,6 +15,11 @@ from broker_lag_exporter.store import Store
 class _Cached:
     inputs: tuple[object, ...]
     assessment: Assessment
+    # Set when `assessment` is an older good one served because these inputs failed.
+    good_at: float | None = None
+
+
+_EMPTY = Assessment(Facts(), ())
 
 
 class Pipeline:
@@ -30,6 +35,8 @@ class Pipeline:
         self._per_topic = export.granularity in ("topic", "partition")
         self._risk = risk
         self._cached: _Cached | None = None
+        self._good = _EMPTY
+        self._good_at = 0.0
 
     @property
     def per_partition(self) -> bool:
@@ -53,7 +60,21 @@ class Pipeline:
         inputs: tuple[object, ...] = (kafka, jvm, kube)
         cached = self._cached
         if cached is not None and all(a is b for a, b in zip(cached.inputs, inputs, strict=True)):
+            if cached.good_at is not None and not self._store.fresh(cached.good_at):
+                return _EMPTY  # the last good one is as old as data the store drops
             return cached.assessment
-        facts = join_all(kafka, jvm, kube, per_partition=self._per_partition)
-        self._cached = _Cached(inputs, assess(facts, self._risk))
-        return self._cached.assessment
+        stage = "join"
+        try:
+            facts = join_all(kafka, jvm, kube, per_partition=self._per_partition)
+            stage = "risk"
+            assessment = assess(facts, self._risk)
+        except Exception as exc:  # noqa: BLE001 - counted and logged by the store
+            # A bug in a join or rule must not take /metrics down: serve the last
+            # good assessment, and remember these inputs failed so scrapes do not
+            # re-run (and re-count) the same failure.
+            self._store.internal_error(stage, exc)
+            self._cached = _Cached(inputs, self._good, self._good_at)
+            return self.latest()
+        self._good, self._good_at = assessment, self._store.now()
+        self._cached = _Cached(inputs, assessment)
+        return assessment

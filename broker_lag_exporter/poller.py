@@ -1,6 +1,7 @@
 """Background polling: every source on its own interval and deadline, in parallel."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +53,32 @@ async def poll_forever(source: Source[Any], store: Store, interval: float, deadl
         started = time.monotonic()
         await poll_once(source, store, deadline)
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+async def supervise(pollers: asyncio.Task[None], stop: asyncio.Event, store: Store) -> bool:
+    """Wait for `stop` or for the pollers to end; return False if they ended on their own.
+
+    Pollers never return: if they do, figures would freeze while the probes
+    said all is well. The store is marked dead (so /healthz fails) and the
+    caller exits non-zero so that Kubernetes restarts the process.
+    """
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({pollers, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not pollers.done():
+        pollers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pollers
+        return True
+    error = None if pollers.cancelled() else pollers.exception()
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]  # name the cause, not the TaskGroup that carried it
+    reason = f"pollers ended: {type(error).__name__}: {error}" if error else "pollers ended"
+    log.critical("background polling died; exiting", error=reason, exc_info=error)
+    store.die(reason)
+    return False
 
 
 async def run_pollers(sources: Sequence[Source[Any]], store: Store, interval: float, deadline: float) -> None:

@@ -46,17 +46,30 @@ def make_app(
         )
         middlewares.append(basic_auth(lambda: watched.current().users))
     app = web.Application(middlewares=middlewares)
+    last_good: dict[str, bytes] = {}
 
     async def metrics(request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        # Rendering is CPU work: keep the event loop free for the pollers.
-        body = await asyncio.to_thread(encoder, registry)
+        try:
+            # Rendering is CPU work: keep the event loop free for the pollers.
+            body = await asyncio.to_thread(encoder, registry)
+        except Exception as exc:  # noqa: BLE001 - counted and logged by the store
+            # A bug in a metrics module must not blank every dashboard: serve the
+            # last good page (its source timestamps show its age).
+            store.internal_error("render", exc)
+            if content_type not in last_good:
+                raise web.HTTPInternalServerError(text="rendering failed; see the log\n") from None
+            body = last_good[content_type]
+        else:
+            last_good[content_type] = body
         response = web.Response(body=body, headers={"Content-Type": content_type})
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             response.enable_compression()
         return response
 
     async def healthz(_: web.Request) -> web.Response:
+        if not store.alive:
+            return web.Response(status=503, text=f"{store.death}\n")
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
@@ -90,7 +103,9 @@ def _basic_auth(username: str, password: str) -> Middleware:
         # Probes stay open so kubelet needs no credentials.
         if request.path in ("/healthz", "/readyz"):
             return await handler(request)
-        given = request.headers.get("Authorization", "").encode()
+        # aiohttp keeps undecodable header bytes as surrogates: encode them back
+        # as they came, so any bytes compare (and fail) instead of raising.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="metrics"'})
         return await handler(request)

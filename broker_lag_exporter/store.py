@@ -1,13 +1,17 @@
 """The snapshot store: the latest good data of each source and that source's health."""
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+import structlog
+
 from broker_lag_exporter.model.health import Health
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,9 @@ class Store:
         self._entries: dict[str, _Entry] = {}
         self._health: dict[str, Health] = {}
         self._listeners: list[Callable[[], None]] = []
+        self._internal_errors: Counter[str] = Counter()
+        self._logged: dict[str, str] = {}
+        self.death: str | None = None
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every successful poll of any source."""
@@ -47,7 +54,12 @@ class Store:
             old, up=True, duration_seconds=duration, last_success=now, last_error=None
         )
         for listener in self._listeners:
-            listener()
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - counted and logged; see internal_error
+                # Listeners run join and risk code over data from outside: a bug
+                # there must cost one refresh, never the poller that stored the data.
+                self.internal_error("listener", exc, source=name)
 
     def record_failure(self, name: str, error: str, duration: float) -> None:
         """Count a failed poll; the last good data stays until it is too old."""
@@ -76,6 +88,35 @@ class Store:
             else replace(h, up=False, last_error="data older than max_data_age_seconds")
             for name, h in self._health.items()
         }
+
+    def now(self) -> float:
+        """Return the store's clock."""
+        return self._clock()
+
+    def fresh(self, taken_at: float) -> bool:
+        """Return whether something taken at `taken_at` (store clock) is young enough to serve."""
+        return self._clock() - taken_at <= self._max_age
+
+    def internal_error(self, stage: str, exc: BaseException, **context: object) -> None:
+        """Count an exception a stage caught; log it once per stage and distinct message."""
+        self._internal_errors[stage] += 1
+        text = f"{type(exc).__name__}: {exc}"
+        if self._logged.get(stage) != text:
+            self._logged[stage] = text
+            log.error("internal error", stage=stage, error=text, exc_info=exc, **context)
+
+    def internal_errors(self) -> Mapping[str, int]:
+        """Return the internal errors caught so far, by stage."""
+        return dict(self._internal_errors)
+
+    def die(self, reason: str) -> None:
+        """Record that background work ended for good: /healthz fails from now on."""
+        self.death = reason
+
+    @property
+    def alive(self) -> bool:
+        """Return whether the background work is still running."""
+        return self.death is None
 
     def ready(self, name: str) -> bool:
         """Return whether the source has succeeded at least once."""

@@ -43,6 +43,7 @@ class GroupRow:
     lag_seconds: float | None = None
     rebalances: int = 0
     lag_seconds_staleness: float = 0.0
+    out_of_range_partitions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,8 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
         )
         # Iterate the (small) assignment, never the cluster's partitions per group.
         uncommitted = [tp for tp in group.assigned if tp not in group.committed and tp in snapshot.partitions]
+        # Below the log start: retention deleted records the group never read.
+        lost = sum(1 for tp, c in group.committed.items() if c < snapshot.log_start_offsets.get(tp, c))
         group_rows.append(
             GroupRow(
                 group,
@@ -208,6 +211,7 @@ def join(snapshot: KafkaSnapshot, *, per_partition: bool = False) -> LagView:
                 group_seconds.result(),
                 snapshot.rebalances.get(group.name, 0),
                 staleness,
+                lost,
             )
         )
     brokers = _broker_rows(snapshot, broker_lag)

@@ -412,6 +412,29 @@ METRICS: tuple[MetricSpec, ...] = (
         "data is then missing), 0 when allowed; see docs/security.md#least-privilege-acls.",
         "operation",
         "resource",
+        source="exporter",
+    ),
+    _m(
+        "broker_lag_exporter_internal_errors_total",
+        "counter",
+        "Exceptions caught inside the exporter by stage (listener, join, risk, render); the last good "
+        "output is served meanwhile.",
+        "stage",
+        source="exporter",
+    ),
+    _m(
+        "kafka_group_offsets_age_seconds",
+        "gauge",
+        "Age of the committed offsets the group's lag uses: 0 when read this poll, more while its "
+        "coordinator fails over and the last good read is served (up to max_data_age_seconds).",
+        "group",
+    ),
+    _m(
+        "kafka_group_offset_out_of_range_partitions",
+        "gauge",
+        "Partitions whose committed offset is below the log start offset: retention deleted records "
+        "the group never read (its lag still counts them).",
+        "group",
     ),
 )
 

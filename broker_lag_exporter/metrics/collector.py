@@ -30,15 +30,17 @@ class SnapshotCollector(Collector):
         *,
         per_partition: bool = False,
         per_topic: bool = False,
+        internal_errors: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
         self._latest = latest
         self._health = health
         self._per_partition = per_partition
         self._per_topic = per_topic or per_partition
+        self._internal_errors = internal_errors
 
     def collect(self) -> Iterable[Metric]:
         """Yield every family for the current assessment."""
-        yield from exporter_metrics(self._health())
+        yield from exporter_metrics(self._health(), self._internal_errors())
         assessment = self._latest()
         facts = assessment.facts
         if facts.kafka is not None and facts.lag is not None:

@@ -12,11 +12,14 @@ EXPORTER = (
     "broker_lag_exporter_source_duration_seconds",
     "broker_lag_exporter_source_last_success_timestamp_seconds",
     "broker_lag_exporter_source_errors_total",
+    "broker_lag_exporter_internal_errors_total",
 )
+# Every stage that catches its own bugs; all exported from the start so rate() works.
+STAGES = ("listener", "join", "risk", "render")
 
 
-def exporter_metrics(health: Mapping[str, Health]) -> Families:
-    """Return build info and per-source up, duration, last success and error count."""
+def exporter_metrics(health: Mapping[str, Health], internal_errors: Mapping[str, int]) -> Families:
+    """Return build info, per-source up, duration, last success and error count, and internal errors."""
     out = Families(EXPORTER)
     out.info("broker_lag_exporter_build_info", (__version__,))
     for name, h in sorted(health.items()):
@@ -25,4 +28,6 @@ def exporter_metrics(health: Mapping[str, Health]) -> Families:
         if h.last_success is not None:
             out.add("broker_lag_exporter_source_last_success_timestamp_seconds", (name,), h.last_success)
         out.add("broker_lag_exporter_source_errors_total", (name,), h.errors_total)
+    for stage in sorted({*STAGES, *internal_errors}):
+        out.add("broker_lag_exporter_internal_errors_total", (stage,), internal_errors.get(stage, 0))
     return out

@@ -27,6 +27,8 @@ GROUP = (
     "kafka_group_lag_seconds",
     "kafka_group_rebalances_total",
     "kafka_group_lag_seconds_staleness_seconds",
+    "kafka_group_offsets_age_seconds",
+    "kafka_group_offset_out_of_range_partitions",
 )
 TOPIC = (
     "kafka_group_topic_lag_messages",
@@ -73,15 +75,19 @@ def group_metrics(view: LagView) -> Families:
     out = Families(GROUP)
     for row in view.groups:
         g = row.group
-        out.add("kafka_group_lag_messages", (g.name,), row.lag)
         out.add("kafka_group_members", (g.name,), len(g.members))
         out.info("kafka_group_info", (g.name, g.state, g.protocol_type, g.coordinator))
-        out.add("kafka_group_committed_partitions", (g.name,), row.committed_partitions)
         out.add("kafka_group_uncommitted_partitions", (g.name,), row.uncommitted_partitions)
+        out.add("kafka_group_rebalances_total", (g.name,), row.rebalances)
+        if g.offsets_age_seconds is None:
+            continue  # offsets never read (or too old): no lag rather than a false 0
+        out.add("kafka_group_lag_messages", (g.name,), row.lag)
+        out.add("kafka_group_committed_partitions", (g.name,), row.committed_partitions)
+        out.add("kafka_group_offsets_age_seconds", (g.name,), g.offsets_age_seconds)
+        out.add("kafka_group_offset_out_of_range_partitions", (g.name,), row.out_of_range_partitions)
         if row.lag_seconds is not None:
             out.add("kafka_group_lag_seconds", (g.name,), row.lag_seconds)
             out.add("kafka_group_lag_seconds_staleness_seconds", (g.name,), row.lag_seconds_staleness)
-        out.add("kafka_group_rebalances_total", (g.name,), row.rebalances)
     return out
 
 

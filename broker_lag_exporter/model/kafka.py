@@ -55,7 +55,9 @@ class Group:
     """A consumer group with its committed offsets.
 
     `error` names a failure to describe the group or to fetch its offsets; what
-    could be read is still kept.
+    could be read is still kept. `offsets_age_seconds` is 0 when `committed` was
+    read this poll, the age of the last good read while that is served instead,
+    and None when no committed offsets are known (then none are exported).
     """
 
     name: str
@@ -65,6 +67,7 @@ class Group:
     members: tuple[Member, ...] = ()
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
     error: str | None = None
+    offsets_age_seconds: float | None = 0.0
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:
@@ -105,6 +108,8 @@ class KafkaSnapshot:
     could not be read (e.g. `not_authorized`). `rebalances` counts each group's
     rebalances since the exporter first saw it, `recent_rebalances` those of
     the last hour (see sources/kafka/rebalances.py for what is observable).
+    `log_start_offsets` holds the first offset still in the log, for partitions
+    some group has committed on.
     """
 
     brokers: Mapping[BrokerId, Broker]
@@ -124,3 +129,4 @@ class KafkaSnapshot:
     recent_rebalances: Mapping[str, int] = field(default_factory=dict)
     # (operation, resource type) ACLs the brokers deny the exporter, e.g. ("DescribeConfigs", "topic").
     missing_acls: frozenset[tuple[str, str]] = frozenset()
+    log_start_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from broker_lag_exporter.risk.checks import (
 KEDA_DEFAULT_LAG_THRESHOLD = 10.0
 KEDA_DEFAULT_ACTIVATION = 0.0
 _TRUE = frozenset({"true", "1", "yes", "on"})
+_DIGITS = re.compile("[0-9]+")
 
 
 def session_timeout_ms(pod: Pod, settings: RiskOptions) -> int | None:
@@ -29,7 +30,16 @@ def session_timeout_ms(pod: Pod, settings: RiskOptions) -> int | None:
     if raw is None:
         envs = [c.env for c in pod.spec.containers]
         raw = next((env[k] for k in settings.kube_session_timeout_env for env in envs if k in env), None)
-    if raw is None or not raw.strip().isdigit():
+    return ascii_int(raw)
+
+
+def ascii_int(raw: str | None) -> int | None:
+    """Return the value of a decimal number of ASCII digits (spaces around allowed), else None.
+
+    `str.isdigit()` accepts "²" and "٣", which `int()` rejects or reads as
+    another number: a hostile annotation must not crash the rules nor pass.
+    """
+    if raw is None or not _DIGITS.fullmatch(raw.strip()):
         return None
     return int(raw)
 

@@ -1,5 +1,6 @@
 """Risk rules over topic configs: replication factor 1, min.insync.replicas, unclean election."""
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -15,6 +16,7 @@ from broker_lag_exporter.risk.checks import (
 )
 
 _SHOWN = 5
+_DIGITS = re.compile("[0-9]+")
 
 
 def replication_factors(kafka: KafkaSnapshot) -> dict[str, int]:
@@ -45,8 +47,9 @@ def risky_topics(kafka: KafkaSnapshot) -> dict[Check, list[str]]:
 
 
 def _int(value: str | None) -> int:
-    # An unreadable value cannot be compared; 0 never fires.
-    return int(value) if value and value.isdigit() else 0
+    # An unreadable value cannot be compared; 0 never fires. Only ASCII digits:
+    # "²" passes str.isdigit() and then int() raises.
+    return int(value) if value and _DIGITS.fullmatch(value) else 0
 
 
 def topic_rules(facts: Facts, settings: RiskOptions) -> Iterable[Finding]:

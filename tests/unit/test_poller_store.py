@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from broker_lag_exporter.poller import poll_once, run_pollers
+from broker_lag_exporter.poller import poll_once, run_pollers, supervise
 from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.store import Store
 
@@ -18,7 +18,9 @@ class Clock:
 
 
 class Fixed:
-    def __init__(self, name: str, result: object = None, error: Exception | None = None, delay: float = 0):
+    def __init__(
+        self, name: str, result: object = None, error: BaseException | None = None, delay: float = 0
+    ):
         self.name, self.result, self.error, self.delay = name, result, error, delay
         self.polls = 0
         self.closed = False
@@ -81,3 +83,61 @@ async def test_one_failing_source_does_not_stop_the_others():
     assert not store.health()["jvm"].up
     assert good.closed
     assert bad.closed
+
+
+def test_a_raising_listener_is_counted_and_the_others_still_run():
+    store = Store(max_age_seconds=60)
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("broken")
+        raise ValueError("invalid literal for int() with base 10: '²'")
+
+    store.subscribe(broken)
+    store.subscribe(lambda: calls.append("after"))
+    store.record_success("kafka", "snap", 0.1)
+    store.record_success("kafka", "snap2", 0.1)
+    assert calls == ["broken", "after", "broken", "after"]
+    assert store.internal_errors() == {"listener": 2}
+    assert store.latest("kafka", str) == "snap2"
+    assert store.alive
+
+
+async def test_pollers_keep_polling_when_a_listener_raises():
+    store = Store(max_age_seconds=60)
+
+    def parse() -> None:
+        int("²")
+
+    store.subscribe(parse)
+    source = Fixed("kafka", result="ok")
+    task = asyncio.create_task(run_pollers([source], store, interval=0.01, deadline=1))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert source.polls > 3
+    assert store.internal_errors()["listener"] > 3
+
+
+class Escapes(BaseException):
+    """Something poll_once does not catch: the poller task dies."""
+
+
+async def test_a_dead_poller_marks_the_process_dead():
+    store = Store(max_age_seconds=60)
+    pollers = asyncio.create_task(run_pollers([Fixed("kafka", error=Escapes())], store, 0.01, 1))
+    assert not await supervise(pollers, asyncio.Event(), store)
+    assert not store.alive
+    assert "Escapes" in (store.death or "")
+
+
+async def test_stopping_is_not_a_death():
+    store = Store(max_age_seconds=60)
+    stop = asyncio.Event()
+    pollers = asyncio.create_task(run_pollers([Fixed("kafka", result="ok")], store, 0.01, 1))
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    assert await supervise(pollers, stop, store)
+    assert pollers.cancelled()
+    assert store.alive

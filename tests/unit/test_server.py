@@ -1,17 +1,22 @@
 """HTTP endpoints: negotiation, readiness, the status page, basic auth, TLS, and no Kafka I/O on scrape."""
 
+import asyncio
 import base64
 import ssl
 import subprocess
+from collections.abc import Iterator
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import SecretStr
 
-from broker_lag_exporter.app import build_app
+from broker_lag_exporter.app import build_app, build_pipeline
 from broker_lag_exporter.config.settings import Settings, load_settings
 from broker_lag_exporter.model.kafka import Broker, KafkaSnapshot
-from broker_lag_exporter.server import ssl_context
+from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.status.board import StatusBoard
 from broker_lag_exporter.store import Store
 
 SNAPSHOT = KafkaSnapshot(
@@ -109,6 +114,68 @@ async def test_basic_auth_protects_metrics_not_probes():
         )
     finally:
         await c.close()
+
+
+async def test_healthz_fails_once_the_pollers_died():
+    store = Store(60)
+    c = await client_for(store, load_settings(bootstrap_servers="k:9092"))
+    try:
+        assert (await c.get("/healthz")).status == 200
+        store.die("pollers ended: RuntimeError")
+        response = await c.get("/healthz")
+        assert response.status == 503
+        assert "RuntimeError" in await response.text()
+    finally:
+        await c.close()
+
+
+async def test_a_non_utf8_authorization_header_is_401_not_500():
+    settings = load_settings(
+        bootstrap_servers="k:9092", web_basic_auth_username="prom", web_basic_auth_password="s3cret"
+    )
+    c = await client_for(Store(60), settings)
+    try:
+        host, port = c.server.host, c.server.port
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \xff\xfe\r\n\r\n")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        await writer.wait_closed()
+        assert status_line.split()[1] == b"401"
+    finally:
+        await c.close()
+
+
+class BreaksAfterFirst:
+    """A collector whose rendering fails from the second scrape on (a bug in a metrics module)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.calls += 1
+        if self.calls > 1:
+            raise KeyError("kafka_group_lag_messages")
+        yield GaugeMetricFamily("fine", "A gauge.", value=1)
+
+
+async def test_a_rendering_error_serves_the_last_good_page_and_is_counted():
+    store = Store(60)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BreaksAfterFirst())
+    settings = load_settings(bootstrap_servers="k:9092")
+    board = StatusBoard(build_pipeline(store, settings).latest, store.health, refresh_seconds=15)
+    client = TestClient(TestServer(make_app(registry, store, settings.web, board.view)))
+    await client.start_server()
+    try:
+        first = await client.get("/metrics")
+        second = await client.get("/metrics")
+        assert (first.status, second.status) == (200, 200)
+        assert await first.text() == await second.text()
+        assert store.internal_errors() == {"render": 1}
+    finally:
+        await client.close()
 
 
 def test_tls_context_loads_the_configured_certificate(tmp_path):

@@ -3,11 +3,13 @@
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from broker_lag_exporter.config.sections import KafkaOptions, PollOptions
 from broker_lag_exporter.model.kafka import BrokerId
@@ -21,6 +23,8 @@ from broker_lag_exporter.sources.kafka.auth import (
 )
 
 log = structlog.get_logger(__name__)
+# Polls in a row in which no known broker answered before bootstrapping again.
+REBOOTSTRAP_AFTER = 3
 
 
 class RequestError(SourceError):
@@ -31,8 +35,46 @@ class UnsupportedRequestError(RequestError):
     """The broker supports no version of this request that we can build; not a failure."""
 
 
+class _BrokersOnlyClient(AIOKafkaClient):  # type: ignore[misc]
+    """aiokafka's client, whose own metadata refresh asks for brokers only and is counted.
+
+    Its default refresh (every metadata_max_age_ms and after each connection
+    error) asks for every topic: a second copy of each partition's metadata in
+    memory, and requests no counter saw. The exporter reads topic metadata
+    itself each poll; the client only needs brokers to route requests.
+    """
+
+    def __init__(self, on_request: Callable[[], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._on_request = on_request
+
+    async def _metadata_update(self, cluster_metadata: Any, topics: Any) -> bool:
+        nodes = [b.nodeId for b in self.cluster.brokers()]
+        random.shuffle(nodes)
+        for node in nodes:
+            conn = await self._get_conn(node)
+            if conn is None:
+                continue
+            self._on_request()
+            try:
+                metadata = await conn.send(MetadataRequest([]))
+            except (KafkaError, TimeoutError):
+                continue
+            if not metadata.brokers:
+                return False
+            cluster_metadata.update_metadata(metadata)
+            return True
+        cluster_metadata.failed_update(None)
+        return False
+
+
 class KafkaConnection:
-    """A bootstrapped aiokafka client plus per-poll request and error counters (errors also in total)."""
+    """A bootstrapped aiokafka client plus per-poll request and error counters.
+
+    When no known broker answers REBOOTSTRAP_AFTER polls in a row (every
+    broker moved, as when all pods were rescheduled), the client is dropped
+    and bootstrapped again from the configured servers, resolving them anew.
+    """
 
     def __init__(self, kafka: KafkaOptions, poll: PollOptions) -> None:
         self._options = kafka
@@ -40,20 +82,36 @@ class KafkaConnection:
         self._metadata_age = max(poll.poll_interval_seconds, 30)
         self._client: AIOKafkaClient | None = None
         self._login = LoginBackoff()
+        self._unanswered = 0
+        self._answered = True
+        self._background = 0
         self.requests = 0
         self.errors: Counter[str] = Counter()
         self.errors_total: Counter[str] = Counter()
 
     def reset_counters(self) -> None:
-        """Start counting a new poll."""
-        self.requests = 0
+        """Start counting a new poll (and count polls in a row in which no broker answered)."""
+        self._unanswered = 0 if self._answered else self._unanswered + 1
+        self._answered = False
+        # The client's own metadata requests since the last poll count in this one.
+        self.requests, self._background = self._background, 0
         self.errors = Counter()
 
+    def _count_request(self) -> None:
+        self._background += 1
+
     async def _connect(self) -> AIOKafkaClient:
+        if self._client is not None and self._unanswered >= REBOOTSTRAP_AFTER:
+            log.warning("no known broker answers; bootstrapping again", polls=self._unanswered)
+            self._unanswered = 0
+            await self.close()
         if self._client is not None:
             return self._client
         self._login.check()
-        client = AIOKafkaClient(**_client_options(self._options, self._deadline, self._metadata_age))
+        client = _BrokersOnlyClient(
+            self._count_request, **_client_options(self._options, self._deadline, self._metadata_age)
+        )
+        self.requests += 1  # the bootstrap's Metadata request
         try:
             with connect_errors() as refused:
                 async with asyncio.timeout(self._deadline):
@@ -98,7 +156,7 @@ class KafkaConnection:
         self.requests += 1
         try:
             async with asyncio.timeout(self._deadline):
-                return await client.send(node, request)
+                answer = await client.send(node, request)
         except (NotImplementedError, IncompatibleBrokerVersion) as exc:
             # aiokafka's version negotiation found no common version (an older broker).
             self.requests -= 1
@@ -106,6 +164,8 @@ class KafkaConnection:
         except (KafkaError, OSError, TimeoutError) as exc:
             self.count_error(kind)
             raise RequestError(f"{kind} to broker {node} failed: {_describe(exc)}") from exc
+        self._answered = True
+        return answer
 
     def count_error(self, kind: str, n: int = 1) -> None:
         """Count errors a response carried inside it (per partition or per group)."""

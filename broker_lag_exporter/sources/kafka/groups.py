@@ -2,15 +2,17 @@
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.protocol.admin import ListGroupsRequest
 from aiokafka.protocol.commit import OffsetFetchRequest
+from aiokafka.protocol.coordination import FindCoordinatorRequest
 
 from broker_lag_exporter.model.kafka import BrokerId, Group, Member, TopicPartition
+from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError, UnsupportedRequestError
 from broker_lag_exporter.sources.kafka.protocol import (
     ConsumerGroupDescribeRequest,
@@ -22,6 +24,13 @@ DESCRIBE_BATCH = 100
 OFFSET_FETCH_BATCH = 100
 GROUP_ID_NOT_FOUND = 69
 NO_OFFSET = -1
+# COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR: the
+# group is fine, its coordinator is starting, failing over or elsewhere.
+COORDINATOR_ERRORS = frozenset({14, 15, 16})
+# A failover takes a few seconds (fencing, election, loading the offsets
+# partition): retry briefly within the poll, and serve the last good offsets after.
+COORDINATOR_ATTEMPTS = 3
+COORDINATOR_BACKOFF_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +52,32 @@ async def fetch_groups(
     brokers: Iterable[BrokerId],
     keep_group: Callable[[str], bool],
     concurrency: int,
+    remembered: Mapping[str, tuple[BrokerId, str]] | None = None,
 ) -> tuple[Group, ...]:
     """Return every kept group with its coordinator, state, members and committed offsets.
 
     Each broker lists the groups it coordinates, so no FindCoordinator round
-    trips are needed. A failure stays attached to its group.
+    trips are needed while coordinators are healthy. `remembered` maps groups of
+    the last poll to their coordinator and protocol type: one that no broker
+    lists is still polled unless its coordinator and every other broker
+    answered ListGroups (a failed broker never makes its groups vanish).
+    A group whose offsets could not be read has `offsets_age_seconds` None.
     """
-    listed = [g for g in await _list_groups(conn, brokers) if keep_group(g.name)]
-    described = await _describe_groups(conn, listed)
+    brokers = list(brokers)
+    found, answered = await _list_groups(conn, brokers)
+    listed = [g for g in found if keep_group(g.name)]
+    names = {g.name for g in listed}
+    everyone = answered >= set(brokers)
+    for name, (coordinator, ptype) in (remembered or {}).items():
+        if name not in names and keep_group(name) and (coordinator not in answered or not everyone):
+            listed.append(_Listed(name, coordinator, ptype))
     offsets = await _committed_all(conn, listed, concurrency)
+    # Coordinators found again while reading offsets are where to describe.
+    listed = [replace(g, coordinator=offsets[g.name].coordinator) for g in listed]
+    described = await _describe_groups(conn, listed)
     groups = []
     for g in listed:
-        committed, fetch_error = offsets[g.name]
+        read = offsets[g.name]
         d = described.get(g.name, _Described("Unknown", (), "not described"))
         groups.append(
             Group(
@@ -63,32 +86,37 @@ async def fetch_groups(
                 state=d.state,
                 protocol_type=g.protocol_type,
                 members=d.members,
-                committed=committed,
-                error=fetch_error or d.error,
+                committed=read.committed,
+                error=read.error or d.error,
+                offsets_age_seconds=None if read.unread else 0.0,
             )
         )
     return tuple(sorted(groups, key=lambda g: g.name))
 
 
-async def _list_groups(conn: KafkaConnection, brokers: Iterable[BrokerId]) -> list[_Listed]:
-    async def one(broker: BrokerId) -> list[_Listed]:
+async def _list_groups(
+    conn: KafkaConnection, brokers: Iterable[BrokerId]
+) -> tuple[list[_Listed], set[BrokerId]]:
+    """Return the groups listed and the brokers whose ListGroups answered without error."""
+
+    async def one(broker: BrokerId) -> list[_Listed] | None:
         try:
             response = await conn.send(broker, ListGroupsRequest(), "list_groups")
         except RequestError:
-            return []
+            return None
         if response.error_code:
             conn.count_error("list_groups")
-            return []
+            return None
         return [_Listed(name, broker, ptype) for name, ptype in response.groups]
 
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(one(b)) for b in brokers]
+        tasks = {b: tg.create_task(one(b)) for b in brokers}
     seen: dict[str, _Listed] = {}
-    for task in tasks:
-        for g in task.result():
+    for task in tasks.values():
+        for g in task.result() or ():
             # During a coordinator move two brokers may both list a group: keep one.
             seen.setdefault(g.name, g)
-    return list(seen.values())
+    return list(seen.values()), {b for b, task in tasks.items() if task.result() is not None}
 
 
 def _by_coordinator(listed: Iterable[_Listed], size: int) -> list[tuple[BrokerId, list[str]]]:
@@ -189,21 +217,63 @@ def _new_protocol_member(
     return Member(member_id, client_id, host.lstrip("/"), assigned)
 
 
-async def _committed_all(
-    conn: KafkaConnection, listed: list[_Listed], concurrency: int
-) -> dict[str, tuple[dict[TopicPartition, int], str | None]]:
-    """Return every group's committed offsets and the error that hid any of them.
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One group's committed offsets as read this poll, and what went wrong."""
+
+    committed: dict[TopicPartition, int]
+    error: str | None = None
+    coordinator: BrokerId = -1
+    # The group's coordinator failed, moved or is loading: ask FindCoordinator and retry.
+    moved: bool = False
+    unread: bool = False
+
+
+async def _committed_all(conn: KafkaConnection, listed: list[_Listed], concurrency: int) -> dict[str, _Read]:
+    """Return every group's committed offsets, following coordinators that moved (bounded).
 
     One OffsetFetch per coordinator and batch of groups (v8); brokers older
-    than Kafka 3.0 get one request per group (v3).
+    than Kafka 3.0 get one request per group (v3). Groups whose coordinator
+    failed or moved are looked up with FindCoordinator and asked again, up to
+    COORDINATOR_ATTEMPTS times in this poll.
     """
-    chunks = _by_coordinator(listed, OFFSET_FETCH_BATCH)
     limit = asyncio.Semaphore(concurrency)
-    result: dict[str, tuple[dict[TopicPartition, int], str | None]] = {}
-    async with asyncio.TaskGroup() as tg:
-        for broker, names in chunks:
-            tg.create_task(_committed_chunk(conn, broker, names, limit, result))
+    result: dict[str, _Read] = {}
+    pending = listed
+    for attempt in range(COORDINATOR_ATTEMPTS):
+        chunks = _by_coordinator(pending, OFFSET_FETCH_BATCH)
+        async with asyncio.TaskGroup() as tg:
+            for broker, names in chunks:
+                tg.create_task(_committed_chunk(conn, broker, names, limit, result))
+        # Including groups FindCoordinator could not place last time: ask again.
+        moved = [g for g in listed if result[g.name].moved]
+        if not moved or attempt == COORDINATOR_ATTEMPTS - 1:
+            break
+        await asyncio.sleep(COORDINATOR_BACKOFF_SECONDS * 2**attempt)
+        found = await _find_coordinators(conn, [g.name for g in moved], limit)
+        pending = [replace(g, coordinator=found[g.name]) for g in moved if g.name in found]
     return result
+
+
+async def _find_coordinators(
+    conn: KafkaConnection, names: list[str], limit: asyncio.Semaphore
+) -> dict[str, BrokerId]:
+    """Return the coordinator of each group that has one now (FindCoordinator, any broker)."""
+
+    async def one(name: str) -> tuple[str, BrokerId | None]:
+        async with limit:
+            try:
+                response = await conn.send_any(FindCoordinatorRequest(name, 0), "find_coordinator")
+            except SourceError:
+                return name, None
+        if response.error_code:
+            conn.count_error("find_coordinator")
+            return name, None
+        return name, int(response.coordinator_id)
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(one(n)) for n in names]
+    return {name: broker for name, broker in (t.result() for t in tasks) if broker is not None}
 
 
 async def _committed_chunk(
@@ -211,7 +281,7 @@ async def _committed_chunk(
     broker: BrokerId,
     names: list[str],
     limit: asyncio.Semaphore,
-    into: dict[str, tuple[dict[TopicPartition, int], str | None]],
+    into: dict[str, _Read],
 ) -> None:
     async with limit:
         try:
@@ -219,40 +289,43 @@ async def _committed_chunk(
         except UnsupportedRequestError:
             response = None
         except RequestError as exc:
-            into.update(dict.fromkeys(names, ({}, str(exc))))
+            into.update(dict.fromkeys(names, _Read({}, str(exc), broker, moved=True, unread=True)))
             return
     if response is None:
         for name in names:
             into[name] = await _committed_one(conn, broker, name, limit)
         return
+    answered = set()
     for name, topics, error_code, _tags in response.groups:
         answers = ((t, p, offset, error) for t, parts, _ in topics for p, offset, _e, _m, error, _ in parts)
-        into[name] = _offsets(conn, error_code, answers)
-    for name in set(names) - into.keys():
-        into[name] = ({}, "missing from the OffsetFetch response")
+        into[name] = _offsets(conn, broker, error_code, answers)
+        answered.add(name)
+    for name in set(names) - answered:
+        into[name] = _Read({}, "missing from the OffsetFetch response", broker, unread=True)
 
 
 async def _committed_one(
     conn: KafkaConnection, broker: BrokerId, name: str, limit: asyncio.Semaphore
-) -> tuple[dict[TopicPartition, int], str | None]:
+) -> _Read:
     async with limit:
         try:
             response = await conn.send(broker, OffsetFetchRequest(name, None), "offset_fetch")
         except RequestError as exc:
-            return {}, str(exc)
+            return _Read({}, str(exc), broker, moved=True, unread=True)
     answers = ((t, p, offset, error) for t, parts in response.topics for p, offset, _m, error in parts)
-    return _offsets(conn, getattr(response, "error_code", 0), answers)
+    return _offsets(conn, broker, getattr(response, "error_code", 0), answers)
 
 
 def _offsets(
-    conn: KafkaConnection, error_code: int, answers: Iterable[tuple[str, int, int, int]]
-) -> tuple[dict[TopicPartition, int], str | None]:
+    conn: KafkaConnection, broker: BrokerId, error_code: int, answers: Iterable[tuple[str, int, int, int]]
+) -> _Read:
     """Return committed offsets from (topic, partition, offset, error) answers, and the error."""
     # aiokafka's admin helper drops this group-level code; it is the one that
     # says the coordinator is loading or has moved.
     if error_code:
         conn.count_error("offset_fetch")
-        return {}, f"OffsetFetch error code {error_code}"
+        text = f"OffsetFetch error code {error_code}"
+        return _Read({}, text, broker, moved=error_code in COORDINATOR_ERRORS, unread=True)
     committed: dict[TopicPartition, int] = {}
     failed = 0
     for topic, index, offset, error in answers:
@@ -262,5 +335,5 @@ def _offsets(
             committed[topic, index] = offset
     if failed:
         conn.count_error("offset_fetch", failed)
-        return committed, f"OffsetFetch failed for {failed} partition(s)"
-    return committed, None
+        return _Read(committed, f"OffsetFetch failed for {failed} partition(s)", broker)
+    return _Read(committed, None, broker)

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from aiokafka.protocol.offset import OffsetRequest
 
@@ -10,6 +10,7 @@ from broker_lag_exporter.model.kafka import NO_LEADER, BrokerId, Partition, Topi
 from broker_lag_exporter.sources.kafka.client import KafkaConnection, RequestError
 
 LATEST = -1
+EARLIEST = -2  # the log start offset
 READ_UNCOMMITTED = 0  # the high watermark, as kafka-consumer-groups reports it
 
 
@@ -17,11 +18,16 @@ async def fetch_end_offsets(
     conn: KafkaConnection,
     partitions: Mapping[TopicPartition, Partition],
     batch: int,
+    unreachable: set[TopicPartition] | None = None,
+    *,
+    timestamp: int = LATEST,
+    kind: str = "list_offsets",
 ) -> dict[TopicPartition, int]:
-    """Return the end offset of every partition whose leader answered.
+    """Return the end offset (or with EARLIEST the log start offset) of every partition whose leader answered.
 
     Partitions without a leader, or whose leader failed or returned an error
-    for them, are absent and counted as `list_offsets` errors.
+    for them, are absent and counted as `kind` errors; those whose leader
+    could not be asked at all are added to `unreachable`.
     """
     by_leader: defaultdict[BrokerId, list[TopicPartition]] = defaultdict(list)
     for tp, p in partitions.items():
@@ -32,27 +38,38 @@ async def fetch_end_offsets(
         for leader, tps in by_leader.items():
             for start in range(0, len(tps), batch):
                 chunk = tps[start : start + batch]
-                tg.create_task(_fetch_chunk(conn, leader, chunk, result))
+                tg.create_task(
+                    _fetch_chunk(
+                        conn, leader, chunk, result, timestamp=timestamp, kind=kind, unreachable=unreachable
+                    )
+                )
     return result
 
 
 async def _fetch_chunk(
     conn: KafkaConnection,
     leader: BrokerId,
-    chunk: Iterable[TopicPartition],
+    chunk: list[TopicPartition],
     into: dict[TopicPartition, int],
+    *,
+    timestamp: int,
+    kind: str,
+    unreachable: set[TopicPartition] | None,
 ) -> None:
     by_topic: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
     for topic, index in chunk:
-        by_topic[topic].append((index, LATEST))
+        by_topic[topic].append((index, timestamp))
     request = OffsetRequest(-1, READ_UNCOMMITTED, list(by_topic.items()))
     try:
-        response = await conn.send(leader, request, "list_offsets")
+        response = await conn.send(leader, request, kind)
     except RequestError:
-        return  # counted by send; these partitions simply have no end offset this poll
+        # Counted by send; these partitions simply have no offset this poll.
+        if unreachable is not None:
+            unreachable.update(chunk)
+        return
     for topic, answers in response.topics:
         for index, error, _timestamp, offset in answers:
             if error:
-                conn.count_error("list_offsets")
+                conn.count_error(kind)
             else:
                 into[topic, index] = offset

@@ -1,23 +1,30 @@
-"""KafkaSource: one poll = metadata, then end offsets and consumer groups in parallel."""
+"""KafkaSource: one poll = metadata, then consumer groups and committed offsets, then end offsets."""
 
 import asyncio
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import TypeVar
 
 import structlog
 
 from broker_lag_exporter.config.sections import ExportOptions, KafkaOptions, PollOptions
-from broker_lag_exporter.model.kafka import NO_LEADER, BrokerId, KafkaSnapshot, Partition, TopicPartition
+from broker_lag_exporter.model.kafka import (
+    NO_LEADER,
+    BrokerId,
+    Group,
+    KafkaSnapshot,
+    Partition,
+    TopicPartition,
+)
 from broker_lag_exporter.sources.kafka.auth import principal
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
 from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
-from broker_lag_exporter.sources.kafka.offsets import fetch_end_offsets
+from broker_lag_exporter.sources.kafka.offsets import EARLIEST, fetch_end_offsets
 from broker_lag_exporter.sources.kafka.permissions import describe, missing_acls
 from broker_lag_exporter.sources.kafka.rebalances import Rebalances
 from broker_lag_exporter.sources.kafka.timestamps import RecordTimes
@@ -41,13 +48,66 @@ def in_shard(group: str, index: int, count: int) -> bool:
 def carry_forward(keys: Iterable[K], fresh: Mapping[K, V], last: Mapping[K, V]) -> dict[K, V]:
     """Return this poll's value for every key, keeping the last known one where none was read.
 
-    Keys that are gone (deleted partitions or topics) are forgotten. End
-    offsets: a leaderless partition cannot be asked for its end offset, but
-    nothing can be written to it either, so its last known end offset is still
-    exact, and the lag on a dead broker's partitions is what users need most.
-    Topic configs: only re-read every few minutes.
+    Keys that are gone (deleted topics) are forgotten. For topic configs, which
+    are only re-read every few minutes.
     """
     return {k: fresh[k] if k in fresh else last[k] for k in keys if k in fresh or k in last}
+
+
+def carry_end_offsets(
+    partitions: Mapping[TopicPartition, Partition],
+    fresh: Mapping[TopicPartition, int],
+    unreachable: Collection[TopicPartition],
+    memory: Mapping[TopicPartition, tuple[int, float]],
+    *,
+    now: float,
+    max_age: float,
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, tuple[int, float]]]:
+    """Return the end offsets to use and the new memory of each one's last read (offset, when).
+
+    A partition without a leader, or whose leader could not be asked at all,
+    cannot be read, but nothing can be written to it either: its last read is
+    still exact, and the lag on a dead broker's partitions is what users need
+    most. Only for up to `max_age`, and never for a partition whose leader
+    answered with an error (it may have moved on). Deleted partitions are forgotten.
+    """
+    served: dict[TopicPartition, int] = {}
+    kept: dict[TopicPartition, tuple[int, float]] = {}
+    for tp, p in partitions.items():
+        if tp in fresh:
+            served[tp] = fresh[tp]
+            kept[tp] = (fresh[tp], now)
+        elif tp in memory and (p.leader == NO_LEADER or tp in unreachable) and now - memory[tp][1] <= max_age:
+            served[tp] = memory[tp][0]
+            kept[tp] = memory[tp]
+    return served, kept
+
+
+def serve_last_good(
+    fresh: Iterable[Group], memory: Mapping[str, tuple[Group, float]], now: float, max_age: float
+) -> tuple[tuple[Group, ...], dict[str, tuple[Group, float]]]:
+    """Return the groups to export and the new memory of each group's last good read (group, when).
+
+    A coordinator failover leaves a group's offsets unreadable for seconds;
+    they are what they were (nobody can commit either), so the last good read
+    is still the truth for up to `max_age`, with `offsets_age_seconds` saying
+    how old. Groups absent from `fresh` (deleted, or no longer listed by a
+    healthy coordinator) are forgotten.
+    """
+    remembered: dict[str, tuple[Group, float]] = {}
+    out = []
+    for g in fresh:
+        last, read_at = memory.get(g.name, (None, now))
+        if g.offsets_age_seconds is not None:
+            remembered[g.name] = (g, now)
+            out.append(g)
+        elif last is not None and now - read_at <= max_age:
+            remembered[g.name] = (replace(last, coordinator=g.coordinator), read_at)
+            age = now - read_at
+            out.append(replace(last, coordinator=g.coordinator, error=g.error, offsets_age_seconds=age))
+        else:
+            out.append(g)
+    return tuple(out), remembered
 
 
 class KafkaSource:
@@ -80,7 +140,10 @@ class KafkaSource:
         )
         self._last_leader: dict[TopicPartition, BrokerId] = {}
         self._last_seen: dict[BrokerId, float] = {}
-        self._last_end: dict[TopicPartition, int] = {}
+        self._last_end: dict[TopicPartition, tuple[int, float]] = {}
+        self._max_age = poll.max_data_age_seconds
+        self._configs_budget = poll.request_timeout_seconds
+        self._groups: dict[str, tuple[Group, float]] = {}
         self._configs: dict[str, dict[str, str]] = {}
         self._configs_read_at = -float("inf")
         self._missing: frozenset[tuple[str, str]] = frozenset()
@@ -89,29 +152,29 @@ class KafkaSource:
         self._keep_group = lambda g: keep_group(g) and in_shard(g, export.shard_index, export.shard_count)
 
     async def collect(self) -> KafkaSnapshot:
-        """Poll metadata, end offsets and groups; raise SourceError if metadata fails."""
-        conn, s = self._conn, self._options
+        """Poll metadata, then committed offsets, then end offsets; raise SourceError if metadata fails.
+
+        Topic configs are read alongside, under their own budget.
+        """
+        conn = self._conn
         conn.reset_counters()
         meta = await fetch_metadata(conn, self._keep_topic)
-        async with asyncio.TaskGroup() as tg:
-            ends = tg.create_task(fetch_end_offsets(conn, meta.partitions, s.list_offsets_batch))
-            groups = tg.create_task(fetch_groups(conn, meta.brokers, self._keep_group, self._concurrency))
-            configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
-        taken_at = self._wall_clock()  # offsets were just read: the "now" of lag in seconds
         partitions = self._remember_leaders(meta.partitions)
-        end_offsets = self._remember_end_offsets(partitions, ends.result())
-        times, time_errors = await self._record_times.read(
-            conn, partitions, end_offsets, groups.result(), taken_at
-        )
-        rebalances, recent = self._rebalances.observe(groups.result(), taken_at)
+        async with asyncio.TaskGroup() as tg:
+            offsets = tg.create_task(self._offsets(meta.brokers, partitions))
+            configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
+        groups, end_offsets, starts = offsets.result()
+        taken_at = self._wall_clock()  # offsets were just read: the "now" of lag in seconds
+        times, time_errors = await self._record_times.read(conn, partitions, end_offsets, groups, taken_at)
+        rebalances, recent = self._rebalances.observe(groups, taken_at)
         topics = {topic for topic, _ in meta.partitions}
-        missing = await self._missing_acls(topics, len(groups.result()), configs.result())
+        missing = await self._missing_acls(topics, len(groups), configs.result())
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
             controller_id=meta.controller_id,
             partitions=partitions,
             end_offsets=end_offsets,
-            groups=groups.result(),
+            groups=groups,
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
             errors_total=dict(conn.errors_total),
@@ -123,6 +186,7 @@ class KafkaSource:
             rebalances=rebalances,
             recent_rebalances=recent,
             missing_acls=missing,
+            log_start_offsets=starts,
         )
         if conn.errors:
             log.warning("kafka poll had partial errors", errors=dict(conn.errors))
@@ -144,17 +208,50 @@ class KafkaSource:
             self._missing = missing
         return missing
 
+    async def _offsets(
+        self, brokers: Iterable[BrokerId], partitions: Mapping[TopicPartition, Partition]
+    ) -> tuple[tuple[Group, ...], dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """Return groups, end offsets and log start offsets, reading committed offsets first.
+
+        kafka-consumer-groups reads committed offsets, then end offsets: a
+        commit landing between the two reads can then only add to the lag, never
+        hide it (end offsets read first made lag biased low and sometimes 0).
+        """
+        conn, batch = self._conn, self._options.list_offsets_batch
+        fresh = await fetch_groups(conn, brokers, self._keep_group, self._concurrency, self._remembered())
+        groups = self._remember_groups(fresh)
+        committed = {tp: partitions[tp] for g in groups for tp in g.committed if tp in partitions}
+        unreachable: set[TopicPartition] = set()
+        async with asyncio.TaskGroup() as tg:
+            ends = tg.create_task(fetch_end_offsets(conn, partitions, batch, unreachable))
+            starts = tg.create_task(
+                fetch_end_offsets(conn, committed, batch, timestamp=EARLIEST, kind="log_start_offsets")
+            )
+        served, self._last_end = carry_end_offsets(
+            partitions, ends.result(), unreachable, self._last_end, now=self._clock(), max_age=self._max_age
+        )
+        return groups, served, starts.result()
+
     async def _topic_configs(self, topics: set[str]) -> dict[str, dict[str, str]]:
         """Return topic configs, re-reading all of them only every few minutes.
 
         DescribeConfigs is costly for brokers, and a broker answers one
         connection's requests in order: reading 10,000 topics' configs every poll
-        would delay the OffsetFetch requests that lag depends on.
+        would delay the OffsetFetch requests that lag depends on. The read gets
+        request_timeout_seconds in all; past it, what was read is kept and the
+        rest keeps its last configs.
         """
         now = self._clock()
         stale = now - self._configs_read_at >= self._options.topic_configs_refresh_seconds
         wanted = topics if stale else topics - self._configs.keys()
-        fresh = await fetch_topic_configs(self._conn, wanted, self._options.describe_configs_batch)
+        fresh: dict[str, dict[str, str]] = {}
+        try:
+            # Their own budget, not the poll's: lag must never wait long for configs.
+            async with asyncio.timeout(self._configs_budget):
+                await fetch_topic_configs(self._conn, wanted, self._options.describe_configs_batch, fresh)
+        except TimeoutError:
+            # Topics not read keep their last configs; new ones are asked for next poll.
+            self._conn.count_error("describe_configs", len(wanted) - len(fresh))
         if stale:
             self._configs_read_at = now
         self._configs = carry_forward(topics, fresh, self._configs)
@@ -173,11 +270,12 @@ class KafkaSource:
         self._last_leader = {tp: last.get(tp, self._last_leader.get(tp, NO_LEADER)) for tp in partitions}
         return partitions | leaderless
 
-    def _remember_end_offsets(
-        self, partitions: Mapping[TopicPartition, Partition], fresh: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
-        self._last_end = carry_forward(partitions, fresh, self._last_end)
-        return self._last_end
+    def _remembered(self) -> dict[str, tuple[BrokerId, str]]:
+        return {name: (g.coordinator, g.protocol_type) for name, (g, _) in self._groups.items()}
+
+    def _remember_groups(self, fresh: Iterable[Group]) -> tuple[Group, ...]:
+        groups, self._groups = serve_last_good(fresh, self._groups, self._clock(), self._max_age)
+        return groups
 
     def _known_brokers(
         self, live: Mapping[BrokerId, object], partitions: Mapping[TopicPartition, Partition]

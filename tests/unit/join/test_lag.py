@@ -219,3 +219,26 @@ def test_lag_seconds_per_group_topic_broker_and_partition():
         "h": 45.0,
         "denied": 0.0,
     }
+
+
+@pytest.mark.parametrize(
+    ("committed", "log_start", "expected"),
+    [
+        ({("t", 0): 5}, {("t", 0): 3}, 0),
+        ({("t", 0): 5}, {("t", 0): 5}, 0),  # the next record to read is the first one kept
+        ({("t", 0): 2, ("t", 1): 9}, {("t", 0): 3, ("t", 1): 10}, 2),  # retention deleted unread records
+        ({("t", 0): 2}, {}, 0),  # log start unknown: not counted
+    ],
+    ids=["in-range", "at-log-start", "below-log-start", "unknown"],
+)
+def test_committed_offsets_below_log_start_are_out_of_range(committed, log_start, expected):
+    partitions = {("t", 0): p(1), ("t", 1): p(1)}
+    snapshot = snap(partitions, {("t", 0): 20, ("t", 1): 20}, [Group("g", 1, committed=committed)])
+    snapshot = KafkaSnapshot(**{**snapshot_fields(snapshot), "log_start_offsets": log_start})
+    row = join(snapshot).groups[0]
+    assert row.out_of_range_partitions == expected
+    assert row.lag == sum(20 - c for c in committed.values())  # lag still counts from the commit
+
+
+def snapshot_fields(s: KafkaSnapshot) -> dict[str, object]:
+    return {f: getattr(s, f) for f in KafkaSnapshot.__dataclass_fields__}

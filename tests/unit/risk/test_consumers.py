@@ -64,8 +64,21 @@ def grace(pods, **kw):
         ),
         ([consumer("10.0.0.1", 30)], None),  # no timeout declared: not evaluated
         ([consumer("10.0.0.1", 30, {"KAFKA_SESSION_TIMEOUT_MS": "45s"})], None),
+        # "²" passes str.isdigit() and then int() raised, killing every poller (issue 9).
+        ([consumer("10.0.0.1", 30, {"KAFKA_SESSION_TIMEOUT_MS": "²"})], None),
+        ([consumer("10.0.0.1", 30, annotations={"broker-lag-exporter.io/session-timeout-ms": "4²"})], None),
     ],
-    ids=["fits", "too-short", "inside-margin", "annotation", "one-pod-of-two", "unknown", "unparseable"],
+    ids=[
+        "fits",
+        "too-short",
+        "inside-margin",
+        "annotation",
+        "one-pod-of-two",
+        "unknown",
+        "unparseable",
+        "superscript",
+        "superscript-annotation",
+    ],
 )
 def test_session_timeout_vs_grace(pods, expected):
     found = grace(pods)
@@ -79,6 +92,17 @@ def test_annotation_beats_env():
         annotations={"broker-lag-exporter.io/session-timeout-ms": "6000"},
     )
     assert session_timeout_ms(p, settings()) == 6000
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("45000", 45000), (" 45000 ", 45000), ("²", None), ("٣", None), ("-1", None), ("", None), ("1e3", None)],
+)
+def test_session_timeout_parses_ascii_digits_only(raw, expected):
+    assert (
+        session_timeout_ms(consumer("10.0.0.1", env={"KAFKA_SESSION_TIMEOUT_MS": raw}), settings())
+        == expected
+    )
 
 
 def test_members_on_unknown_hosts_are_not_evaluated():

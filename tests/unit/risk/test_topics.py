@@ -72,6 +72,15 @@ def test_replication_factor_is_the_widest_replica_set():
                 "unclean_leader_election": False,
             },
         ),
+        (
+            {"a": 3},
+            {"a": {"min.insync.replicas": "²"}},  # str.isdigit() accepts it, int() does not
+            {
+                "topic_replication_factor_one": False,
+                "topic_min_insync_not_below_rf": False,
+                "unclean_leader_election": False,
+            },
+        ),
     ],
     ids=[
         "fine",
@@ -79,6 +88,7 @@ def test_replication_factor_is_the_widest_replica_set():
         "min-isr-equals-rf-and-unclean",
         "min-isr-above-rf",
         "unreadable-value",
+        "superscript-value",
     ],
 )
 def test_topic_rules(factors, configs, expected):

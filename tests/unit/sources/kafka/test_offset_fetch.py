@@ -7,6 +7,7 @@ from typing import Any
 
 from aiokafka.protocol.commit import OffsetFetchRequest
 
+from broker_lag_exporter.sources import SourceError
 from broker_lag_exporter.sources.kafka.client import RequestError, UnsupportedRequestError
 from broker_lag_exporter.sources.kafka.groups import _committed_all, _Listed
 from broker_lag_exporter.sources.kafka.protocol import OffsetFetchGroupsRequest
@@ -23,6 +24,9 @@ class FakeConnection:
     def count_error(self, kind: str, n: int = 1) -> None:
         if n:
             self.errors[kind] += n
+
+    async def send_any(self, request: Any, kind: str) -> Any:
+        raise SourceError("no broker answers FindCoordinator here")
 
     async def send(self, node: int, request: Any, kind: str) -> Any:
         self.sent.append(request)
@@ -54,16 +58,22 @@ def listed(*names: str) -> list[_Listed]:
 def test_batched_answers_keep_errors_per_group():
     conn = FakeConnection(batched=True, failing=frozenset({"loading"}))
     result = asyncio.run(_committed_all(conn, listed("a", "loading"), 4))  # type: ignore[arg-type]
-    assert len(conn.sent) == 1
-    assert result["a"] == ({("t", 0): 5}, "OffsetFetch failed for 1 partition(s)")
-    assert result["loading"] == ({}, "OffsetFetch error code 14")
-    assert conn.errors == {"offset_fetch": 2}
+    assert isinstance(conn.sent[0], OffsetFetchGroupsRequest)
+    assert (result["a"].committed, result["a"].error) == (
+        {("t", 0): 5},
+        "OffsetFetch failed for 1 partition(s)",
+    )
+    assert not result["a"].unread  # partition errors: what could be read is kept
+    loading = result["loading"]
+    assert (loading.committed, loading.error, loading.unread) == ({}, "OffsetFetch error code 14", True)
+    assert loading.moved  # a coordinator error: looked up again (this fake knows no FindCoordinator)
 
 
 def test_older_brokers_get_one_request_per_group():
     conn = FakeConnection(batched=False, failing=frozenset({"down"}))
     result = asyncio.run(_committed_all(conn, listed("a", "b", "down"), 4))  # type: ignore[arg-type]
     assert sum(isinstance(r, OffsetFetchRequest) for r in conn.sent) == 3
-    assert result["a"] == ({("t", 0): 5}, None)  # -1 means never committed: left out
-    assert result["down"][0] == {}
-    assert "timeout" in (result["down"][1] or "")
+    assert (result["a"].committed, result["a"].error) == ({("t", 0): 5}, None)  # -1: never committed
+    assert result["down"].committed == {}
+    assert result["down"].unread
+    assert "timeout" in (result["down"].error or "")

@@ -3,7 +3,7 @@
 import pytest
 
 from broker_lag_exporter.model.kafka import NO_LEADER, Partition
-from broker_lag_exporter.sources.kafka.source import carry_forward, in_shard, name_filter
+from broker_lag_exporter.sources.kafka.source import carry_end_offsets, carry_forward, in_shard, name_filter
 
 P = Partition(1, (1,), (1,))
 
@@ -49,3 +49,28 @@ def test_carry_forward_serves_topic_configs_between_full_reads():
         "orders": {"min.insync.replicas": "2"},
         "new": {"min.insync.replicas": "1"},
     }
+
+
+LEADERLESS = Partition(NO_LEADER, (2,), ())
+
+
+@pytest.mark.parametrize(
+    ("partition", "fresh", "unreachable", "now", "expected"),
+    [
+        (P, {("t", 0): 7}, set(), 10, 7),  # read this poll
+        (LEADERLESS, {}, set(), 10, 5),  # nothing can be written without a leader: still exact
+        (P, {}, {("t", 0)}, 10, 5),  # its leader did not answer: it cannot take writes either
+        (P, {}, set(), 10, None),  # the leader answered with an error for it: it may have moved on
+        (LEADERLESS, {}, set(), 31, None),  # older than the limit: no longer served
+        (P, {}, {("t", 0)}, 31, None),
+    ],
+    ids=["fresh", "leaderless", "leader-unreachable", "partition-error", "too-old", "unreachable-too-old"],
+)
+def test_end_offsets_carried_forward_only_without_a_reachable_leader(
+    partition, fresh, unreachable, now, expected
+):
+    memory = {("t", 0): (5, 0.0), ("gone", 0): (9, 0.0)}
+    served, kept = carry_end_offsets({("t", 0): partition}, fresh, unreachable, memory, now=now, max_age=30)
+    assert served.get(("t", 0)) == expected
+    assert ("gone", 0) not in kept  # deleted partitions are forgotten
+    assert (("t", 0) in kept) is (expected is not None)
