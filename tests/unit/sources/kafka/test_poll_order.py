@@ -15,6 +15,7 @@ class Recording:
         self.kinds: list[str] = []
         self.requests = 0
         self.errors: Counter[str] = Counter()
+        self.errors_total: Counter[str] = Counter()
 
     def reset_counters(self) -> None:
         self.requests, self.errors = 0, Counter()
