@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bundle import config_doc, metrics_doc, policies, site
+from bundle import alert_config, config_doc, metrics_doc, policies, site
 from bundle.alerts import RULES_FILE, RULES_TESTS, load_groups
 from bundle.dashboards import DASHBOARDS
 
@@ -88,10 +88,15 @@ def _generated_from(source: Path) -> str:
 
 
 def site_files() -> dict[Path, str]:
-    """Return the hand-written files with bundle/site.py's image and runbook base written in."""
+    """Return the hand-written files with bundle/site.py's image and runbook base written in.
+
+    The rules also get their generated parts from alerts/config.yaml.
+    """
+    texts = {RULES_FILE: alert_config.render(RULES_FILE.read_text(), alert_config.load_config())}
+    texts[RULES_TESTS] = RULES_TESTS.read_text()
     files = {
-        path: _RUNBOOK_URL.sub(lambda m: f"{m[1]}{site.RUNBOOK_BASE}{m[2]}", path.read_text())
-        for path in (RULES_FILE, RULES_TESTS)
+        path: _RUNBOOK_URL.sub(lambda m: f"{m[1]}{site.RUNBOOK_BASE}{m[2]}", text)
+        for path, text in texts.items()
     }
     files[KUSTOMIZATION] = _IMAGE.sub(
         lambda m: f"{m[1]}{site.image()}{m[2]}{site.IMAGE_TAG}", KUSTOMIZATION.read_text()
