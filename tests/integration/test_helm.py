@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,11 +17,13 @@ import yaml
 from broker_lag_exporter.config.settings import load_settings
 from bundle.alerts import load_groups
 from bundle.render import CHART_DIR, DASHBOARD_DIR, DEPLOY_DIR, RBAC, ROOT
+from harness.certs import CertificateAuthority
 from harness.kube import KubeApiServer
 from tests.integration.test_deploy import CRD_FILES, KUBERNETES_VERSION, _crd, _path, _render, _strict, _tools
 
 Doc = dict[str, Any]
 RELEASE, NAMESPACE = "broker-lag-exporter", "monitoring"
+TLS_MOUNT = "/etc/broker-lag-exporter/kafka-tls"
 VALUES = {
     "default": None,
     **{p.name.removesuffix("-values.yaml"): p for p in (CHART_DIR / "ci").glob("*.yaml")},
@@ -173,9 +176,15 @@ def _config(docs: tuple[Doc, ...]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", ["default", "secured", "minimal"])
-def test_settings_load_as_the_exporter_would_read_them(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_load_as_the_exporter_would_read_them(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The exporter checks TLS files at start: the Secret's mount holds a real CA here.
+    mount = tmp_path / "kafka-tls"
+    ca = CertificateAuthority(mount)
+    ca.cert.rename(mount / "ca.crt")
     for key, value in _config(_template(name)).items():
-        monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, value.replace(TLS_MOUNT, str(mount)))
     monkeypatch.setenv("BROKER_LAG_SASL_USERNAME", "from-secret")
     monkeypatch.setenv("BROKER_LAG_SASL_PASSWORD", "from-secret")
     assert load_settings().bootstrap_servers
