@@ -11,7 +11,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY broker_lag_exporter ./broker_lag_exporter
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
+# The source revision the image is built from: broker_lag_exporter_build_info{revision} reads it.
+ARG REVISION=unknown
+RUN printf '%s\n' "${REVISION}" > broker_lag_exporter/REVISION \
+ && python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/broker-lag-exporter \
  && /opt/broker-lag-exporter/bin/pip install /wheels/*.whl
 

@@ -356,7 +356,14 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     _m("kafka_cluster_risk", "gauge", "1 if the cluster-wide check found a risk.", "check", source="risk"),
     # The exporter itself.
-    _m("broker_lag_exporter_build_info", "info", "Version of the exporter.", "version", source="exporter"),
+    _m(
+        "broker_lag_exporter_build_info",
+        "info",
+        "Version of the exporter and the source revision it was built from ('unknown' outside an image).",
+        "version",
+        "revision",
+        source="exporter",
+    ),
     _m(
         "broker_lag_exporter_source_up",
         "gauge",

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from broker_lag_exporter import __version__
+from broker_lag_exporter import __revision__, __version__
 from broker_lag_exporter.metrics.families import Families
 from broker_lag_exporter.model.health import Health
 
@@ -21,7 +21,7 @@ STAGES = ("listener", "join", "risk", "render")
 def exporter_metrics(health: Mapping[str, Health], internal_errors: Mapping[str, int]) -> Families:
     """Return build info, per-source up, duration, last success and error count, and internal errors."""
     out = Families(EXPORTER)
-    out.info("broker_lag_exporter_build_info", (__version__,))
+    out.info("broker_lag_exporter_build_info", (__version__, __revision__))
     for name, h in sorted(health.items()):
         out.add("broker_lag_exporter_source_up", (name,), int(h.up))
         out.add("broker_lag_exporter_source_duration_seconds", (name,), h.duration_seconds)

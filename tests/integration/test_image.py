@@ -30,6 +30,7 @@ from harness.process import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
+REVISION = "0123abc"  # what `docker build --build-arg REVISION=...` would pass
 BUILD_TOOLS = ("gcc", "build-essential", "apt-get", "make ", "pip wheel", "git ")
 
 
@@ -170,7 +171,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     (run,) = [r for r in _stages()[1][0].args("RUN") if "pip wheel" in r]
-    command = run.split("&&")[0].replace("--wheel-dir /wheels", "--wheel-dir wheels").split()
+    # The same RUN first writes the build's revision into the package (docker build --build-arg).
+    assert '"${REVISION}" > broker_lag_exporter/REVISION' in run
+    (context / "broker_lag_exporter" / "REVISION").write_text(f"{REVISION}\n")
+    (wheel_step,) = [part for part in run.split("&&") if "pip wheel" in part]
+    command = wheel_step.replace("--wheel-dir /wheels", "--wheel-dir wheels").split()
     assert command[:3] == ["python", "-m", "pip"]
     proc = subprocess.run(
         [sys.executable, *command[1:]], cwd=context, capture_output=True, text=True, timeout=600, check=False
@@ -265,6 +270,7 @@ def test_entrypoint_serves_a_real_cluster_from_the_clean_venv(
         assert status == 200
         assert 'broker_lag_exporter_source_up{source="kafka"} 1.0' in metrics
         assert 'kafka_broker_up{broker_id="0"} 1.0' in metrics
+        assert f'broker_lag_exporter_build_info{{revision="{REVISION}",version=' in metrics
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=20)
