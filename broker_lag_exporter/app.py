@@ -15,6 +15,7 @@ from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import JvmOptions
 from broker_lag_exporter.config.settings import Settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.metrics.render import Renderer
 from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.pipeline import Pipeline
@@ -68,12 +69,18 @@ def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
 
 
 def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
-    """Return a registry holding only this exporter's collector, its view refreshed on every new snapshot."""
+    """Return a registry holding only this exporter's collector; collecting joins only new snapshots."""
     pipeline = Pipeline(store, settings.export, settings.risk)
-    store.subscribe(pipeline.refresh)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
     return registry
+
+
+def build_renderer(store: Store, settings: Settings) -> Renderer:
+    """Return the /metrics renderer, marked stale by every poll outcome (health changes on failures too)."""
+    renderer = Renderer(build_registry(store, settings))
+    store.subscribe(renderer.changed, failures=True)
+    return renderer
 
 
 async def serve(settings: Settings) -> None:
@@ -81,7 +88,8 @@ async def serve(settings: Settings) -> None:
     poll, web_options = settings.poll, settings.web
     store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
-    runner = web.AppRunner(make_app(build_registry(store, settings), store, web_options))
+    renderer = build_renderer(store, settings)
+    runner = web.AppRunner(make_app(renderer, store, web_options))
     await runner.setup()
     site = web.TCPSite(
         runner, web_options.listen_host, web_options.listen_port, ssl_context=ssl_context(web_options)
@@ -100,13 +108,15 @@ async def serve(settings: Settings) -> None:
     pollers = asyncio.create_task(
         run_pollers(sources, store, poll.poll_interval_seconds, poll.collect_timeout_seconds)
     )
+    rendering = asyncio.create_task(renderer.run())
     try:
         await stop.wait()
     finally:
         log.info("stopping")
-        pollers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pollers
+        for task in (pollers, rendering):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await runner.cleanup()
 
 

@@ -1,21 +1,28 @@
 """HTTP server: /metrics (text or OpenMetrics), /healthz, /readyz and a landing page."""
 
-import asyncio
 import base64
 import hmac
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import WebOptions
 from broker_lag_exporter.store import Store
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class MetricsPage(Protocol):
+    """What /metrics serves: bytes rendered once per snapshot, before any scrape asks."""
+
+    async def page(self, accept: str, accept_encoding: str) -> tuple[bytes, str, str]:
+        """Return the body, its content type and its content encoding ("" or "gzip")."""
+        ...
+
 
 LANDING = """<!doctype html>
 <html><head><title>broker-lag-exporter</title></head>
@@ -26,7 +33,7 @@ LANDING = """<!doctype html>
 """
 
 
-def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) -> web.Application:
+def make_app(exposition: MetricsPage, store: Store, settings: WebOptions) -> web.Application:
     """Build the aiohttp application."""
     middlewares: list[Middleware] = []
     if settings.web_basic_auth_username and settings.web_basic_auth_password:
@@ -39,13 +46,13 @@ def make_app(registry: CollectorRegistry, store: Store, settings: WebOptions) ->
     app = web.Application(middlewares=middlewares)
 
     async def metrics(request: web.Request) -> web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        # Rendering is CPU work: keep the event loop free for the pollers.
-        body = await asyncio.to_thread(encoder, registry)
-        response = web.Response(body=body, headers={"Content-Type": content_type})
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            response.enable_compression()
-        return response
+        body, content_type, encoding = await exposition.page(
+            request.headers.get("Accept", ""), request.headers.get("Accept-Encoding", "")
+        )
+        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        return web.Response(body=body, headers=headers)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")

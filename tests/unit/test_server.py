@@ -7,7 +7,7 @@ import subprocess
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker_lag_exporter.app import build_registry
+from broker_lag_exporter.app import build_renderer
 from broker_lag_exporter.config.settings import Settings, load_settings
 from broker_lag_exporter.model.kafka import Broker, KafkaSnapshot
 from broker_lag_exporter.server import make_app, ssl_context
@@ -19,7 +19,7 @@ SNAPSHOT = KafkaSnapshot(
 
 
 async def client_for(store: Store, settings: Settings) -> TestClient[web.Request, web.Application]:
-    client = TestClient(TestServer(make_app(build_registry(store, settings), store, settings)))
+    client = TestClient(TestServer(make_app(build_renderer(store, settings), store, settings)))
     await client.start_server()
     return client
 
