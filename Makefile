@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-python demo test lint unit docs bench clean
+.PHONY: setup setup-python demo test lint unit docs bench bench-scrape clean
 
 setup-python:
 	@scripts/setup-python.sh $(VENV)
@@ -35,6 +35,11 @@ docs: setup-python
 bench: setup-python
 	@scripts/setup-kafka.sh
 	$(PY) -m bench.run
+
+# /metrics latency at 1 and 50 concurrent scrapers (10k partitions; several minutes).
+bench-scrape: setup-python
+	@scripts/setup-kafka.sh
+	$(PY) -m bench.scrape
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
