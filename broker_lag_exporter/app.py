@@ -72,7 +72,13 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
     """Return a registry holding only this exporter's collector; collecting joins only new snapshots."""
     pipeline = Pipeline(store, settings.export, settings.risk)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(pipeline.latest, store.health, per_partition=pipeline.per_partition))
+    collector = SnapshotCollector(
+        pipeline.latest,
+        store.health,
+        per_partition=pipeline.per_partition,
+        first_shard=settings.export.shard_index == 0,
+    )
+    registry.register(collector)
     return registry
 
 

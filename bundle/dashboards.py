@@ -68,6 +68,11 @@ STAT_OPTIONS: JSON = {
 HIDE_COLUMNS = {"Time": True, "__name__": True, "job": True}
 
 
+def shards(expr: str) -> str:
+    """Return `expr` added up over shards: each exports its own groups' lag (alerts do the same)."""
+    return f"sum without (instance, pod) ({expr})"
+
+
 def timeseries(
     title: str, description: str, unit: str, *queries: Query, width: int = 12, links: Sequence[JSON] = ()
 ) -> Panel:
@@ -127,7 +132,7 @@ def _risk_table(title: str, description: str, *matchers: str) -> Panel:
 
 def brokers_at_a_glance() -> JSON:
     """Return the overview: which broker holds the lag, and which brokers are at risk."""
-    lag = sel("kafka_broker_consumer_lag_messages")
+    lag = shards(sel("kafka_broker_consumer_lag_messages"))
     share = f"{lag} / ignoring (broker_id) group_left () sum without (broker_id) ({lag})"
     panels: list[Panel] = [
         stat(
@@ -190,13 +195,14 @@ def brokers_at_a_glance() -> JSON:
             "Leader share is partitions led over all partitions; topics led is the "
             "broker's blast radius.",
             "short",
-            Query(sel("kafka_broker_up"), table=True),
+            # Every column without instance and pod, so the merge finds shard 0's rows and the lag.
+            Query(shards(sel("kafka_broker_up")), table=True),
             Query(lag, table=True),
-            Query(sel("kafka_broker_leader_partitions"), table=True),
-            Query(sel("kafka_broker_leader_share_ratio"), table=True),
-            Query(sel("kafka_broker_topics_led"), table=True),
-            Query(sel("kafka_broker_under_replicated_partitions"), table=True),
-            Query(sel("kafka_broker_offline_partitions"), table=True),
+            Query(shards(sel("kafka_broker_leader_partitions")), table=True),
+            Query(shards(sel("kafka_broker_leader_share_ratio")), table=True),
+            Query(shards(sel("kafka_broker_topics_led")), table=True),
+            Query(shards(sel("kafka_broker_under_replicated_partitions")), table=True),
+            Query(shards(sel("kafka_broker_offline_partitions")), table=True),
             rename={
                 "Value #A": "up",
                 "Value #B": "lag",
@@ -297,7 +303,7 @@ def broker_drill_down() -> JSON:
             "Consumer lag",
             "Lag in messages of all groups on partitions this broker leads.",
             "short",
-            Query(b("kafka_broker_consumer_lag_messages")),
+            Query(shards(b("kafka_broker_consumer_lag_messages"))),
         ),
         stat(
             "Partitions led",
@@ -327,7 +333,7 @@ def broker_drill_down() -> JSON:
             "Consumer lag",
             "Lag in messages of all groups on partitions this broker leads.",
             "short",
-            Query(b("kafka_broker_consumer_lag_messages"), "broker {{broker_id}}"),
+            Query(shards(b("kafka_broker_consumer_lag_messages")), "broker {{broker_id}}"),
         ),
         timeseries(
             "Lag per consumer group on this broker",

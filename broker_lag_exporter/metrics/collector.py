@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from broker_lag_exporter.metrics.catalogue import METRICS, from_every_shard
 from broker_lag_exporter.metrics.exporter import exporter_metrics
 from broker_lag_exporter.metrics.jvm import memory_metrics, scrape_metrics
 from broker_lag_exporter.metrics.kafka import (
@@ -18,6 +19,8 @@ from broker_lag_exporter.metrics.risk import risk_metrics
 from broker_lag_exporter.model.health import Health
 from broker_lag_exporter.risk.engine import Assessment
 
+EVERY_SHARD = frozenset(spec.family_name for spec in METRICS if from_every_shard(spec))
+
 
 class SnapshotCollector(Collector):
     """Builds fresh families on every collect from the latest assessment and the sources' health."""
@@ -28,13 +31,21 @@ class SnapshotCollector(Collector):
         health: Callable[[], Mapping[str, Health]],
         *,
         per_partition: bool = False,
+        first_shard: bool = True,
     ) -> None:
         self._latest = latest
         self._health = health
         self._per_partition = per_partition
+        self._first_shard = first_shard
 
     def collect(self) -> Iterable[Metric]:
-        """Yield every family for the current assessment."""
+        """Yield every family for the current assessment; shards after the first only their own share."""
+        families = self._families()
+        if self._first_shard:
+            return families
+        return (family for family in families if family.name in EVERY_SHARD)
+
+    def _families(self) -> Iterable[Metric]:
         yield from exporter_metrics(self._health())
         assessment = self._latest()
         facts = assessment.facts
