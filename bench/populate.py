@@ -79,8 +79,28 @@ async def commit_with_retry(
     raise RuntimeError("the group coordinator never became available")
 
 
+async def create_offsets_topic(bootstrap: str, attempts: int = 600) -> None:
+    """Have the broker create its offsets topic now, while it is idle, and wait for a coordinator.
+
+    Created later, behind thousands of new topics on a busy machine, it took more
+    than a minute to get a leader.
+    """
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
+    await client.bootstrap()
+    try:
+        node = client.get_random_node()
+        for _ in range(attempts):
+            if not (await client.send(node, FindCoordinatorRequest("bench-warm-up", 0))).error_code:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await client.close()
+    raise RuntimeError("the group coordinator never became available")
+
+
 async def populate(bootstrap: str, topics: int, groups: int, per_group: int, records: int) -> int:
     """Create topics, write records and commit group offsets."""
+    await create_offsets_topic(bootstrap)
     await create_topics(bootstrap, topics)
     await produce(bootstrap, topics, records)
     return await commit_groups(bootstrap, topics, groups, per_group)
