@@ -76,7 +76,8 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
         pipeline.latest,
         store.health,
         per_partition=pipeline.per_partition,
-        first_shard=settings.export.shard_index == 0,
+        shard_index=settings.export.shard_index,
+        shard_count=settings.export.shard_count,
     )
     registry.register(collector)
     return registry

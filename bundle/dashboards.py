@@ -132,7 +132,8 @@ def _risk_table(title: str, description: str, *matchers: str) -> Panel:
 
 def brokers_at_a_glance() -> JSON:
     """Return the overview: which broker holds the lag, and which brokers are at risk."""
-    lag = shards(sel("kafka_broker_consumer_lag_messages"))
+    raw = sel("kafka_broker_consumer_lag_messages")
+    lag = shards(raw)
     share = f"{lag} / ignoring (broker_id) group_left () sum without (broker_id) ({lag})"
     panels: list[Panel] = [
         stat(
@@ -187,7 +188,8 @@ def brokers_at_a_glance() -> JSON:
             "Per-second change of each broker's lag (deriv over the rate interval, in messages per "
             "second): above zero the consumers fall further behind on that broker.",
             "short",
-            Query(f"sum by (broker_id) (deriv({lag}[$__rate_interval]))", "broker {{broker_id}}"),
+            # A sum of derivatives is the derivative of the sum: shards add up as they are.
+            Query(f"sum by (broker_id) (deriv({raw}[$__rate_interval]))", "broker {{broker_id}}"),
         ),
         table(
             "Brokers",

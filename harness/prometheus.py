@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,22 @@ class Prometheus(Service):
         job: str = JOB,
         interval: str = "1s",
         timeout: float = 30.0,
+        more_jobs: Mapping[str, Sequence[str]] | None = None,
     ) -> Prometheus:
-        """Write a config, start Prometheus on a free port and wait until it is ready."""
+        """Write a config, start Prometheus on a free port and wait until it is ready.
+
+        ``more_jobs`` adds jobs (name -> targets) beside ``job``, e.g. a sharded exporter next to
+        an unsharded one.
+        """
         workdir.mkdir(parents=True, exist_ok=True)
+        jobs = {job: targets, **(more_jobs or {})}
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in rule_files],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
+            "scrape_configs": [
+                {"job_name": name, "static_configs": [{"targets": list(addresses)}]}
+                for name, addresses in jobs.items()
+            ],
         }
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))

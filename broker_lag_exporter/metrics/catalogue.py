@@ -315,6 +315,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "Kafka requests sent in the last poll.",
         source="exporter",
     ),
+    _m(
+        "broker_lag_exporter_shards",
+        "gauge",
+        "Shards the consumer groups are split into (--shard-count); the recording rules add up "
+        "the shards' lag only while this many are scraped.",
+        source="exporter",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}

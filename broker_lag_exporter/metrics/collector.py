@@ -6,7 +6,7 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from broker_lag_exporter.metrics.catalogue import METRICS, from_every_shard
-from broker_lag_exporter.metrics.exporter import exporter_metrics
+from broker_lag_exporter.metrics.exporter import exporter_metrics, shard_metrics
 from broker_lag_exporter.metrics.jvm import memory_metrics, scrape_metrics
 from broker_lag_exporter.metrics.kafka import (
     broker_metrics,
@@ -31,12 +31,14 @@ class SnapshotCollector(Collector):
         health: Callable[[], Mapping[str, Health]],
         *,
         per_partition: bool = False,
-        first_shard: bool = True,
+        shard_index: int = 0,
+        shard_count: int = 1,
     ) -> None:
         self._latest = latest
         self._health = health
         self._per_partition = per_partition
-        self._first_shard = first_shard
+        self._first_shard = shard_index == 0
+        self._shard_count = shard_count
 
     def collect(self) -> Iterable[Metric]:
         """Yield every family for the current assessment; shards after the first only their own share."""
@@ -47,6 +49,7 @@ class SnapshotCollector(Collector):
 
     def _families(self) -> Iterable[Metric]:
         yield from exporter_metrics(self._health())
+        yield from shard_metrics(self._shard_count)
         assessment = self._latest()
         facts = assessment.facts
         if facts.kafka is not None and facts.lag is not None:

@@ -26,3 +26,10 @@ def exporter_metrics(health: Mapping[str, Health]) -> Families:
             out.add("broker_lag_exporter_source_last_success_timestamp_seconds", (name,), h.last_success)
         out.add("broker_lag_exporter_source_errors_total", (name,), h.errors_total)
     return out
+
+
+def shard_metrics(shard_count: int) -> Families:
+    """Return how many shards split the groups, so rules can tell when every shard is in."""
+    out = Families(("broker_lag_exporter_shards",))
+    out.add("broker_lag_exporter_shards", (), shard_count)
+    return out
