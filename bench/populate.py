@@ -66,7 +66,9 @@ async def commit_with_retry(
 ) -> None:
     """Commit as a member-less group, waiting while the offsets topic is created (codes 14-16)."""
     request = OffsetCommitRequest(group, -1, "", -1, offsets)
-    for _ in range(120):
+    errors: set[int] = set()
+    # Up to 5 minutes: on a loaded machine a broker with 10,000 partitions loads its offsets slowly.
+    for _ in range(600):
         # FindCoordinator is what makes the broker create its offsets topic.
         await client.send(node, FindCoordinatorRequest(group, 0))
         response = await client.send(node, request)
@@ -76,7 +78,7 @@ async def commit_with_retry(
         if not errors <= {14, 15, 16}:
             raise RuntimeError(f"OffsetCommit failed with error codes {errors}")
         await asyncio.sleep(0.5)
-    raise RuntimeError("the group coordinator never became available")
+    raise RuntimeError(f"the group coordinator never became available (error codes {errors})")
 
 
 async def create_offsets_topic(bootstrap: str, attempts: int = 600) -> None:
