@@ -17,27 +17,27 @@ def topic_name(i: int) -> str:
     return f"bench-{i:05d}"
 
 
-async def create_topics(bootstrap: str, count: int) -> None:
-    """Create `count` single-partition topics in batches."""
+async def create_topics(bootstrap: str, count: int, first: int = 0) -> None:
+    """Create single-partition topics `first` to `count - 1` in batches."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
     await admin.start()
     try:
-        for start in range(0, count, BATCH):
+        for start in range(first, count, BATCH):
             names = [topic_name(i) for i in range(start, min(count, start + BATCH))]
             await admin.create_topics([NewTopic(n, 1, 1) for n in names], timeout_ms=120_000)
     finally:
         await admin.close()
 
 
-async def produce(bootstrap: str, count: int, records: int) -> None:
-    """Write `records` records to every topic."""
+async def produce(bootstrap: str, count: int, records: int, first: int = 0) -> None:
+    """Write `records` records to topics `first` to `count - 1`."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks=1)
     await producer.start()
     try:
         # One metadata request for all topics; otherwise every first send to a
         # topic asks again for every topic seen so far (quadratic in topics).
-        await producer.client.set_topics([topic_name(i) for i in range(count)])
-        for i in range(count):
+        await producer.client.set_topics([topic_name(i) for i in range(first, count)])
+        for i in range(first, count):
             for r in range(records):
                 await producer.send(topic_name(i), b"x" * 100, key=str(r).encode())
         await producer.flush()
@@ -45,20 +45,20 @@ async def produce(bootstrap: str, count: int, records: int) -> None:
         await producer.stop()
 
 
-async def commit_groups(bootstrap: str, topics: int, groups: int, per_group: int) -> int:
-    """Have each group commit offset 0 on `per_group` random topics; return offsets committed."""
+async def commit_groups(bootstrap: str, topics: int, groups: int, per_group: int, first: int = 0) -> int:
+    """Have groups `first` to `groups - 1` commit offset 0 on `per_group` random topics; return offsets."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
     await client.bootstrap()
     rng = random.Random(7)  # noqa: S311 - reproducible workload, not security
     try:
         node = client.get_random_node()
-        for g in range(groups):
+        for g in range(first, groups):
             chosen = rng.sample(range(topics), per_group)
             offsets = [(topic_name(t), [(0, 0, "")]) for t in chosen]
             await commit_with_retry(client, node, f"bench-group-{g:03d}", offsets)
     finally:
         await client.close()
-    return groups * per_group
+    return (groups - first) * per_group
 
 
 async def commit_with_retry(
@@ -111,3 +111,14 @@ async def populate(bootstrap: str, topics: int, groups: int, per_group: int, rec
 def run(bootstrap: str, topics: int, groups: int, per_group: int, records: int) -> int:
     """Run populate synchronously."""
     return asyncio.run(populate(bootstrap, topics, groups, per_group, records))
+
+
+async def grow(
+    bootstrap: str, topics: tuple[int, int], groups: tuple[int, int], per_group: int, records: int
+) -> None:
+    """Grow a populated broker from (had, want) topics and (had, want) groups."""
+    if topics[0] == 0 and groups[0] == 0:
+        await create_offsets_topic(bootstrap)
+    await create_topics(bootstrap, topics[1], topics[0])
+    await produce(bootstrap, topics[1], records, topics[0])
+    await commit_groups(bootstrap, topics[1], groups[1], per_group, groups[0])
