@@ -31,7 +31,8 @@ def figures(result: dict[str, float]) -> str:
             f"(max {result['refresh_seconds_max']:.2f} s)",
             f"  Kafka requests per refresh: {result['requests_per_refresh']:.0f}",
             f"  join + risk after a poll:   {result['join_seconds_median'] * 1000:.1f} ms (background)",
-            f"  /metrics render after poll: {result['render_seconds_median'] * 1000:.1f} ms",
+            f"  render once per poll:       {result['render_seconds_median'] * 1000:.1f} ms "
+            f"(text + OpenMetrics), gzip {result['gzip_seconds_median'] * 1000:.1f} ms",
             f"  /metrics render, cached:    {result['render_cached_seconds_median'] * 1000:.1f} ms",
             f"  /metrics size:              {result['metrics_bytes'] / 1024:.0f} KiB, "
             f"{result['metrics_series']:.0f} series",
