@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-python demo test lint unit docs bench bench-scrape clean
+.PHONY: setup setup-python demo test lint unit docs bench bench-scrape bench-curve clean
 
 setup-python:
 	@scripts/setup-python.sh $(VENV)
@@ -40,6 +40,11 @@ bench: setup-python
 bench-scrape: setup-python
 	@scripts/setup-kafka.sh
 	$(PY) -m bench.scrape
+
+# The scaling curve up to 100k partitions and 5,000 groups, peers at every point (an hour or more).
+bench-curve: setup-python
+	@scripts/setup-kafka.sh
+	$(PY) -m bench.curve
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
