@@ -30,7 +30,7 @@ def main() -> None:
         signal.signal(sig, lambda *_: stop.set())
     with (
         tempfile.TemporaryDirectory(prefix="ble-broker-") as tmp,
-        KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"}) as kafka,
+        KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS) as kafka,
     ):
         started = time.monotonic()
         populate.run(kafka.bootstrap_servers, args.topics, args.groups, args.per_group, args.records)

@@ -95,7 +95,7 @@ def main() -> None:
     rows: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="ble-curve-") as tmp,
-        KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"}, jvm_opts=jvm) as kafka,
+        KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS, jvm_opts=jvm) as kafka,
     ):
         had = (0, 0)
         for partitions, groups in points:

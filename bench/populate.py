@@ -10,6 +10,14 @@ from aiokafka.protocol.commit import OffsetCommitRequest
 from aiokafka.protocol.coordination import FindCoordinatorRequest
 
 BATCH = 500
+# The test harness fences a broker after 4 s without a heartbeat, for fast failover tests. A broker
+# creating 10,000 topics on a busy machine misses that and fences itself: every partition then loses
+# its leader and groups their coordinator. Kafka's defaults, and then some, for the benchmark.
+BROKER_PROPS = {
+    "num.partitions": "1",
+    "broker.heartbeat.interval.ms": "2000",
+    "broker.session.timeout.ms": "60000",
+}
 
 
 def topic_name(i: int) -> str:

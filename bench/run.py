@@ -60,7 +60,7 @@ def main() -> None:
         print("peers: scripts/setup-peers.sh (builds once, cached after) ...", flush=True)
         builds = peers.setup()
     with tempfile.TemporaryDirectory(prefix="ble-bench-") as tmp:
-        kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"})
+        kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS)
         with kafka:
             started = time.monotonic()
             populate.run(kafka.bootstrap_servers, args.topics, args.groups, args.per_group, args.records)

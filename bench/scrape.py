@@ -225,7 +225,7 @@ def main() -> None:
         if args.bootstrap:
             run(args.bootstrap, Path(tmp), levels, args.seconds, args.interval)
             return
-        with KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"}) as kafka:
+        with KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS) as kafka:
             started = time.monotonic()
             populate.run(kafka.bootstrap_servers, args.topics, args.groups, args.per_group, 2)
             print(
