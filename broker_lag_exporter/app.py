@@ -85,7 +85,7 @@ def build_registry(store: Store, settings: Settings) -> CollectorRegistry:
 
 def build_renderer(store: Store, settings: Settings) -> Renderer:
     """Return the /metrics renderer, marked stale by every poll outcome (health changes on failures too)."""
-    renderer = Renderer(build_registry(store, settings))
+    renderer = Renderer(build_registry(store, settings), ready=lambda: store.ready("kafka"))
     store.subscribe(renderer.changed, failures=True)
     return renderer
 

@@ -23,6 +23,10 @@ class MetricsPage(Protocol):
         """Return the body, its content type and its content encoding ("" or "gzip")."""
         ...
 
+    def ready(self) -> bool:
+        """Return whether the bytes served now hold the first Kafka snapshot."""
+        ...
+
 
 LANDING = """<!doctype html>
 <html><head><title>broker-lag-exporter</title></head>
@@ -58,7 +62,8 @@ def make_app(exposition: MetricsPage, store: Store, settings: WebOptions) -> web
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if store.ready("kafka"):
+        # Ready once /metrics serves the snapshot, not just once the store holds it.
+        if store.ready("kafka") and exposition.ready():
             return web.Response(text="ready\n")
         return web.Response(status=503, text="waiting for the first Kafka snapshot\n")
 

@@ -35,11 +35,12 @@ class _Collected(Collector):
 class Exposition:
     """One snapshot's exposition in both formats; each is gzipped at most once, when first asked."""
 
-    def __init__(self, bodies: dict[str, bytes], render_seconds: float) -> None:
+    def __init__(self, bodies: dict[str, bytes], render_seconds: float, *, ready: bool = True) -> None:
         self._bodies = bodies
         self._gzipped: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.render_seconds = render_seconds
+        self.ready = ready
 
     def body(self, kind: str) -> bytes:
         """Return the uncompressed bytes of `kind` (TEXT or OPENMETRICS)."""
@@ -58,14 +59,14 @@ class Exposition:
             return self._gzipped[kind]
 
 
-def render(registry: CollectorRegistry) -> Exposition:
+def render(registry: CollectorRegistry, *, ready: bool = True) -> Exposition:
     """Collect the registry once and encode it in the text format and in OpenMetrics."""
     started = time.perf_counter()
     families = list(registry.collect())
     collected = CollectorRegistry(auto_describe=False)
     collected.register(_Collected(families))
     bodies = {TEXT: generate_latest(collected), OPENMETRICS: _encode_openmetrics(collected)}
-    return Exposition(bodies, time.perf_counter() - started)
+    return Exposition(bodies, time.perf_counter() - started, ready=ready)
 
 
 def negotiate(accept: str) -> str:
@@ -81,11 +82,16 @@ class Renderer:
     of poll outcomes costs at most two renders and a scrape never renders.
     """
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, ready: Callable[[], bool] = lambda: True) -> None:
         self._registry = registry
+        self._ready = ready
         self._changed = asyncio.Event()
         self.renders = 0
         self.current = self._render()
+
+    def ready(self) -> bool:
+        """Return whether the bytes served now were rendered from data that makes the exporter ready."""
+        return self.current.ready
 
     def changed(self) -> None:
         """Mark the exposition stale (a Store listener: called on the event loop after a poll)."""
@@ -115,4 +121,5 @@ class Renderer:
 
     def _render(self) -> Exposition:
         self.renders += 1
-        return render(self._registry)
+        # Asked before collecting: data that arrives during the render waits for the next one.
+        return render(self._registry, ready=self._ready())

@@ -24,14 +24,20 @@ async def client_for(store: Store, settings: Settings) -> TestClient[web.Request
     return client
 
 
-async def test_readyz_waits_for_the_first_kafka_snapshot():
+async def test_readyz_waits_until_metrics_serves_the_first_kafka_snapshot():
     store = Store(60)
-    c = await client_for(store, load_settings(bootstrap_servers="k:9092"))
+    renderer = build_renderer(store, load_settings(bootstrap_servers="k:9092"))
+    c = TestClient(TestServer(make_app(renderer, store, load_settings(bootstrap_servers="k:9092"))))
+    await c.start_server()
     try:
         assert (await c.get("/healthz")).status == 200
         assert (await c.get("/readyz")).status == 503
         store.record_success("kafka", SNAPSHOT, 0.1)
+        # The store has it, but /metrics still serves the bytes rendered before it.
+        assert (await c.get("/readyz")).status == 503
+        await renderer.update()
         assert (await c.get("/readyz")).status == 200
+        assert 'kafka_broker_up{broker_id="0"} 1.0' in await (await c.get("/metrics")).text()
     finally:
         await c.close()
 
