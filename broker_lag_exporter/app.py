@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
@@ -20,7 +19,7 @@ from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.pipeline import Pipeline
 from broker_lag_exporter.poller import poll_once, run_pollers
-from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.server import ServerThread, make_app
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.jvm import JvmSource, resolve_endpoints
 from broker_lag_exporter.sources.kafka import KafkaSource
@@ -96,12 +95,8 @@ async def serve(settings: Settings) -> None:
     store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
     renderer = build_renderer(store, settings)
-    runner = web.AppRunner(make_app(renderer, store, web_options))
-    await runner.setup()
-    site = web.TCPSite(
-        runner, web_options.listen_host, web_options.listen_port, ssl_context=ssl_context(web_options)
-    )
-    await site.start()
+    http = ServerThread(make_app(renderer, store, web_options), web_options)
+    http.start()
     log.info(
         "serving",
         address=f"{web_options.listen_host}:{web_options.listen_port}",
@@ -124,7 +119,7 @@ async def serve(settings: Settings) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await runner.cleanup()
+        await asyncio.to_thread(http.stop)
 
 
 async def once(settings: Settings) -> tuple[bytes, bool]:

@@ -1,17 +1,22 @@
-"""HTTP endpoints: negotiation, readiness, basic auth, TLS, and no Kafka I/O on scrape."""
+"""HTTP endpoints: negotiation, readiness, basic auth, TLS, no Kafka I/O on scrape, a loop of its own."""
 
 import base64
+import socket
 import ssl
 import subprocess
+import threading
+import urllib.request
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker_lag_exporter.app import build_renderer
 from broker_lag_exporter.config.settings import Settings, load_settings
 from broker_lag_exporter.model.kafka import Broker, KafkaSnapshot
-from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.server import ServerThread, make_app, ssl_context
 from broker_lag_exporter.store import Store
+from harness.process import free_port
 
 SNAPSHOT = KafkaSnapshot(
     brokers={0: Broker(0, "k", 9092)}, controller_id=0, partitions={}, end_offsets={}, groups=()
@@ -116,3 +121,40 @@ def test_tls_context_loads_the_configured_certificate(tmp_path):
     context = ssl_context(settings)
     assert isinstance(context, ssl.SSLContext)
     assert ssl_context(load_settings(bootstrap_servers="k:9092")) is None
+
+
+async def test_scrapes_are_answered_while_the_pollers_loop_is_busy():
+    store = Store(60)
+    store.record_success("kafka", SNAPSHOT, 0.1)
+    port = free_port()
+    settings = load_settings(bootstrap_servers="k:9092", listen_host="127.0.0.1", listen_port=port)
+    http = ServerThread(make_app(build_renderer(store, settings), store, settings), settings)
+    http.start()
+    answered: list[bytes] = []
+
+    def scrape() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            answered.append(response.read())
+
+    try:
+        scraper = threading.Thread(target=scrape)
+        scraper.start()
+        # Blocks this event loop, as decoding a poll's answers does, until the scrape is answered:
+        # a server on this loop could not answer before the 10 s timeout.
+        scraper.join(timeout=10)
+        assert len(answered) == 1
+        assert b'kafka_broker_up{broker_id="0"} 1.0' in answered[0]
+    finally:
+        http.stop()
+
+
+def test_the_server_thread_raises_when_it_cannot_listen():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = load_settings(bootstrap_servers="k:9092", listen_host="127.0.0.1", listen_port=port)
+        http = ServerThread(make_app(build_renderer(Store(60), settings), Store(60), settings), settings)
+        with pytest.raises(OSError, match="address already in use"):
+            http.start()
+        http.stop()
