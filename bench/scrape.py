@@ -10,7 +10,8 @@ requests, errors, requests/s, p50, p99 and max latency, the exporter's RSS sampl
 its peak (VmHWM). The goal of issue 11: paced p99 at 50 scrapers within 5x the p50 of one scraper.
 
 Options: --topics N --groups N --per-group N --seconds S --levels 1,50 --bootstrap HOST:PORT (reuse a
-populated broker instead of starting one).
+populated broker instead of starting one, e.g. `python -m bench.broker`) --baseline REV (the exporter as
+it was at a git revision, for before/after figures on the same broker).
 """
 
 import argparse
@@ -193,10 +194,30 @@ def line(connections: int, r: dict[str, float], seconds: float) -> str:
     )
 
 
-def run(bootstrap: str, workdir: Path, levels: list[int], seconds: float, interval: float) -> None:
-    """Start the exporter on `bootstrap`, load it, print the figures."""
+def baseline_command(revision: str, workdir: Path) -> tuple[list[str], dict[str, str]]:
+    """Return how to run the exporter as it was at a git revision (its package from `git archive`)."""
+    tree = workdir / f"baseline-{revision}"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "broker_lag_exporter"], capture_output=True, check=True, timeout=60
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True, timeout=60)
+    return [sys.executable, "-m", "broker_lag_exporter"], {"PYTHONPATH": str(tree)}
+
+
+def run(
+    bootstrap: str, workdir: Path, levels: list[int], seconds: float, interval: float, *, baseline: str | None
+) -> None:
+    """Start the exporter (this checkout's, or a baseline revision's) on `bootstrap`, load it, print."""
+    command, env = baseline_command(baseline, workdir) if baseline else (None, None)
+    print(f"exporter: {'revision ' + baseline if baseline else 'this checkout'}", flush=True)
     exporter = ExporterProcess.start(
-        workdir / "exporter", bootstrap_servers=bootstrap, args=["--poll-interval-seconds", "15"], timeout=300
+        workdir / "exporter",
+        bootstrap_servers=bootstrap,
+        args=["--poll-interval-seconds", "15"],
+        env=env,
+        command=command,
+        timeout=300,
     )
     with exporter:
         size = len(exporter.get("/metrics")[1])
@@ -219,11 +240,12 @@ def main() -> None:
     parser.add_argument("--levels", default="1,50", help="comma-separated concurrent scrapers")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between a paced scraper's GETs")
     parser.add_argument("--bootstrap", help="a populated broker to reuse")
+    parser.add_argument("--baseline", help="measure the exporter of this git revision instead (before/after)")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="ble-scrape-") as tmp:
         if args.bootstrap:
-            run(args.bootstrap, Path(tmp), levels, args.seconds, args.interval)
+            run(args.bootstrap, Path(tmp), levels, args.seconds, args.interval, baseline=args.baseline)
             return
         with KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS) as kafka:
             started = time.monotonic()
@@ -231,7 +253,14 @@ def main() -> None:
             print(
                 f"populated {args.topics} topics, {args.groups} groups in {time.monotonic() - started:.0f} s"
             )
-            run(kafka.bootstrap_servers, Path(tmp), levels, args.seconds, args.interval)
+            run(
+                kafka.bootstrap_servers,
+                Path(tmp),
+                levels,
+                args.seconds,
+                args.interval,
+                baseline=args.baseline,
+            )
 
 
 if __name__ == "__main__":
