@@ -6,12 +6,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
 
+log = structlog.get_logger(__name__)
 TEXT = "text"
 OPENMETRICS = "openmetrics"
 CONTENT_TYPES = {TEXT: CONTENT_TYPE_PLAIN_0_0_4, OPENMETRICS: openmetrics.CONTENT_TYPE_LATEST}
@@ -98,10 +100,14 @@ class Renderer:
         self._changed.set()
 
     async def run(self) -> None:
-        """Render after every change until cancelled."""
+        """Render after every change until cancelled; a failed render keeps the last bytes served."""
         while True:
             await self._changed.wait()
-            await self.update()
+            try:
+                await self.update()
+            except Exception:
+                # A bug in one family must not stop every later render: log it, try at the next poll.
+                log.exception("rendering /metrics failed; serving the last rendered bytes")
 
     async def update(self) -> None:
         """Render now, off the event loop, and serve the result from then on."""

@@ -5,7 +5,7 @@ import gzip
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from broker_lag_exporter.app import build_registry, build_renderer
@@ -163,3 +163,32 @@ def test_negotiation_follows_prometheus_client():
     assert negotiate("application/openmetrics-text;version=1.0.0;q=0.9,text/plain;q=0.5") == OPENMETRICS
     # OpenMetrics below 1.0.0 is not something prometheus_client can write: plain text instead.
     assert negotiate("application/openmetrics-text; version=0.0.1") == TEXT
+
+
+class FailsOnce:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def collect(self):
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("a bug in one family")
+        return []
+
+
+async def test_a_failed_render_keeps_the_last_bytes_and_the_next_change_renders_again():
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FailsOnce())
+    renderer = Renderer(registry)
+    first = renderer.current
+    rendering = asyncio.create_task(renderer.run())
+    try:
+        renderer.changed()
+        await rendered(renderer, 2)
+        await asyncio.sleep(0)  # let the loop log the failure and wait again
+        assert renderer.current is first
+        renderer.changed()
+        await rendered(renderer, 3)
+        assert not rendering.done()
+    finally:
+        rendering.cancel()
