@@ -68,6 +68,11 @@ def row(p: int, g: int, r: dict[str, float]) -> str:
         f"{r['requests_per_refresh']:>5.0f} {r['render_seconds_median'] * 1000:>8.1f} ms "
         f"{r['metrics_bytes'] / 1024:>7,.0f} KiB {r['peak_rss_bytes'] / 2**20:>6.0f} MiB "
         f"{per_partition / 1024:>6.1f} KiB"
+        + (
+            f"  ({r['request_errors']:.0f} failed requests: a partial poll)"
+            if r.get("request_errors")
+            else ""
+        )
     )
 
 

@@ -66,6 +66,8 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
         "refresh_seconds_median": statistics.median(times),
         "refresh_seconds_max": max(times),
         "requests_per_refresh": snapshot.requests,
+        # Failed requests of the last refresh: figures of a partial poll are not comparable.
+        "request_errors": sum(snapshot.errors.values()),
         "join_seconds_median": statistics.median(joins),
         "render_seconds_median": statistics.median(renders),
         # The worst case a scrape could see if it ever had to join itself.
