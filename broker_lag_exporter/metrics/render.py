@@ -19,7 +19,7 @@ OPENMETRICS = "openmetrics"
 CONTENT_TYPES = {TEXT: CONTENT_TYPE_PLAIN_0_0_4, OPENMETRICS: openmetrics.CONTENT_TYPE_LATEST}
 # prometheus_client's OpenMetrics encoder is untyped.
 _encode_openmetrics: Callable[[CollectorRegistry], bytes] = openmetrics.generate_latest
-# Fast enough for a 200 KiB page in a few ms; higher levels cost far more CPU for a few percent.
+# zlib's default level: higher levels cost far more CPU for a few percent of size.
 GZIP_LEVEL = 6
 
 
