@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-python demo test test-compat lint unit docs bench clean
+.PHONY: setup setup-python demo test test-compat lint unit docs bench bench-scrape bench-curve clean
 
 setup-python:
 	@scripts/setup-python.sh $(VENV)
@@ -41,6 +41,16 @@ docs: setup-python
 bench: setup-python
 	@scripts/setup-kafka.sh
 	$(PY) -m bench.run
+
+# /metrics latency at 1 and 50 concurrent scrapers (10k partitions; several minutes).
+bench-scrape: setup-python
+	@scripts/setup-kafka.sh
+	$(PY) -m bench.scrape
+
+# The scaling curve up to 100k partitions and 5,000 groups, peers at every point (an hour or more).
+bench-curve: setup-python
+	@scripts/setup-kafka.sh
+	$(PY) -m bench.curve
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,7 @@
 """Measure the exporter in a process of its own: snapshot, refresh, render, requests, memory.
 
+Render is what `serve` does once after each poll (text and OpenMetrics); gzip is the first gzipped GET.
+
 `python -m bench.measure BOOTSTRAP REFRESHES` prints one JSON object.
 """
 
@@ -14,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from broker_lag_exporter.config.settings import load_settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.metrics.render import TEXT, render
 from broker_lag_exporter.pipeline import Pipeline
 from broker_lag_exporter.sources.kafka import KafkaSource
 from broker_lag_exporter.store import Store
@@ -32,7 +35,7 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
         snapshot = await source.collect()
         first = time.perf_counter() - started
         store.record_success("kafka", snapshot, first)
-        times, joins, renders = [], [], []
+        times, joins, renders, gzips = [], [], [], []
         for _ in range(refreshes):
             started = time.perf_counter()
             snapshot = await source.collect()
@@ -41,9 +44,13 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
             started = time.perf_counter()
             pipeline.refresh()  # what `serve` does after each poll, off the scrape path
             joins.append(time.perf_counter() - started)
+            # What `serve` does once per poll: both formats; a scrape only sends the bytes.
+            exposition = render(registry)
+            renders.append(exposition.render_seconds)
+            body = exposition.body(TEXT)
             started = time.perf_counter()
-            body = generate_latest(registry)
-            renders.append(time.perf_counter() - started)
+            exposition.gzipped(TEXT)
+            gzips.append(time.perf_counter() - started)
         cached = []
         for _ in range(5):
             started = time.perf_counter()
@@ -59,6 +66,8 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
         "refresh_seconds_median": statistics.median(times),
         "refresh_seconds_max": max(times),
         "requests_per_refresh": snapshot.requests,
+        # Failed requests of the last refresh: figures of a partial poll are not comparable.
+        "request_errors": sum(snapshot.errors.values()),
         "join_seconds_median": statistics.median(joins),
         "render_seconds_median": statistics.median(renders),
         # The worst case a scrape could see if it ever had to join itself.
@@ -66,6 +75,7 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
             j + r for j, r in zip(joins, renders, strict=True)
         ),
         "render_cached_seconds_median": statistics.median(cached),
+        "gzip_seconds_median": statistics.median(gzips),
         "metrics_bytes": len(body),
         "metrics_series": sum(1 for line in body.splitlines() if line and not line.startswith(b"#")),
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

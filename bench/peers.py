@@ -1,8 +1,9 @@
 """Peers on the bench broker, measured the way a Prometheus scrape sees them.
 
-kafka_exporter and KMinion come from scripts/setup-peers.sh (the machine's Go, the Go module proxy); our
-exporter runs as `broker-lag-exporter serve`. Each runs alone, one after the other, in its own process on
-127.0.0.1 and a free port, so none competes with another for the cores. For each: time until it serves,
+kafka_exporter and KMinion come from scripts/setup-peers.sh (built from ../shared/peers with the machine's
+Go, their dependencies from the module proxy); our exporter runs as `broker-lag-exporter serve`. Each
+runs alone, one after the other, in its own process on 127.0.0.1 and a free port, so none competes with
+another for the cores. For each: time until it serves,
 the first GET /metrics and the median of the next ones, body size and series, lag series and whether one
 of them names a broker, and peak RSS (VmHWM from /proc/<pid>/status). A peer that cannot be built,
 started or scraped is reported with the reason instead of failing the benchmark.
@@ -180,13 +181,14 @@ def measure_scrapes(
     start_seconds: float,
     scrapes: int,
     build_seconds: float | None = None,
+    timeout: float = SCRAPE_TIMEOUT,
 ) -> Figures:
     """Scrape a running exporter `scrapes` times (fewer past the time budget) and read its peak RSS."""
-    first, body = scrape(port)
+    first, body = scrape(port, timeout)
     later: list[float] = []
     spent = 0.0
     while len(later) < scrapes - 1 and spent < SCRAPE_BUDGET:
-        elapsed, body = scrape(port)
+        elapsed, body = scrape(port, timeout)
         later.append(elapsed)
         spent += elapsed
     series, lag, per_broker = parse_metrics(body)
@@ -292,8 +294,10 @@ def _base_env() -> dict[str, str]:
     return {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
 
 
-def run_peer(build: Build, bootstrap: str, workdir: Path, scrapes: int) -> Result:
-    """Start one built peer against the broker, measure it, stop it."""
+def run_peer(
+    build: Build, bootstrap: str, workdir: Path, scrapes: int, timeout: float = SCRAPE_TIMEOUT
+) -> Result:
+    """Start one built peer against the broker, measure it (`timeout` per GET), stop it."""
     if build.binary is None:
         return Unavailable(build.name, build.reason or "not built")
     port = free_port()
@@ -317,12 +321,13 @@ def run_peer(build: Build, bootstrap: str, workdir: Path, scrapes: int) -> Resul
                 start_seconds=start,
                 scrapes=scrapes,
                 build_seconds=build.build_seconds,
+                timeout=timeout,
             )
     except (PeerError, OSError) as exc:
         return Unavailable(build.name, str(exc), build.version, build.build_seconds)
 
 
-def run_ours(bootstrap: str, workdir: Path, scrapes: int) -> Result:
+def run_ours(bootstrap: str, workdir: Path, scrapes: int, timeout: float = SCRAPE_TIMEOUT) -> Result:
     """`broker-lag-exporter serve` as users run it, measured like the peers."""
     started = time.monotonic()
     try:
@@ -338,7 +343,13 @@ def run_ours(bootstrap: str, workdir: Path, scrapes: int) -> Result:
         start = time.monotonic() - started
         try:
             return measure_scrapes(
-                OURS, __version__, exporter.port, pid=exporter.proc.pid, start_seconds=start, scrapes=scrapes
+                OURS,
+                __version__,
+                exporter.port,
+                pid=exporter.proc.pid,
+                start_seconds=start,
+                scrapes=scrapes,
+                timeout=timeout,
             )
         except (PeerError, OSError) as exc:
             return Unavailable(OURS, str(exc), __version__)
@@ -350,15 +361,17 @@ def run_all(
     workdir: Path,
     scrapes: int,
     progress: Callable[[str], None] = print,
+    *,
+    timeout: float = SCRAPE_TIMEOUT,
 ) -> list[Result]:
     """Ours first, then each peer; one at a time, each stopped before the next starts."""
     results: list[Result] = []
     for name in (OURS, *PEERS):
         progress(f"  measuring {name} ...")
         if name == OURS:
-            results.append(run_ours(bootstrap, workdir, scrapes))
+            results.append(run_ours(bootstrap, workdir, scrapes, timeout))
         else:
-            results.append(run_peer(builds[name], bootstrap, workdir, scrapes))
+            results.append(run_peer(builds[name], bootstrap, workdir, scrapes, timeout))
     return results
 
 

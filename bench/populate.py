@@ -10,6 +10,14 @@ from aiokafka.protocol.commit import OffsetCommitRequest
 from aiokafka.protocol.coordination import FindCoordinatorRequest
 
 BATCH = 500
+# The test harness fences a broker after 4 s without a heartbeat, for fast failover tests. A broker
+# creating 10,000 topics on a busy machine misses that and fences itself: every partition then loses
+# its leader and groups their coordinator. Kafka's defaults, and then some, for the benchmark.
+BROKER_PROPS = {
+    "num.partitions": "1",
+    "broker.heartbeat.interval.ms": "2000",
+    "broker.session.timeout.ms": "60000",
+}
 
 
 def topic_name(i: int) -> str:
@@ -18,7 +26,7 @@ def topic_name(i: int) -> str:
 
 
 async def create_topics(bootstrap: str, count: int, first: int = 0) -> None:
-    """Create single-partition topics `first` .. `count - 1` in batches."""
+    """Create single-partition topics `first` to `count - 1` in batches."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
     await admin.start()
     try:
@@ -30,7 +38,7 @@ async def create_topics(bootstrap: str, count: int, first: int = 0) -> None:
 
 
 async def produce(bootstrap: str, count: int, records: int, first: int = 0) -> None:
-    """Write `records` records to every topic from `first` to `count - 1`."""
+    """Write `records` records to topics `first` to `count - 1`."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks=1)
     await producer.start()
     try:
@@ -46,10 +54,7 @@ async def produce(bootstrap: str, count: int, records: int, first: int = 0) -> N
 
 
 async def commit_groups(bootstrap: str, topics: int, groups: int, per_group: int, first: int = 0) -> int:
-    """Have groups `first` .. `groups - 1` commit offset 0 on `per_group` random topics each.
-
-    Return the offsets committed.
-    """
+    """Have groups `first` to `groups - 1` commit offset 0 on `per_group` random topics; return offsets."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
     await client.bootstrap()
     rng = random.Random(7)  # noqa: S311 - reproducible workload, not security
@@ -69,7 +74,9 @@ async def commit_with_retry(
 ) -> None:
     """Commit as a member-less group, waiting while the offsets topic is created (codes 14-16)."""
     request = OffsetCommitRequest(group, -1, "", -1, offsets)
-    for _ in range(120):
+    errors: set[int] = set()
+    # Up to 5 minutes: on a loaded machine a broker with 10,000 partitions loads its offsets slowly.
+    for _ in range(600):
         # FindCoordinator is what makes the broker create its offsets topic.
         await client.send(node, FindCoordinatorRequest(group, 0))
         response = await client.send(node, request)
@@ -79,6 +86,25 @@ async def commit_with_retry(
         if not errors <= {14, 15, 16}:
             raise RuntimeError(f"OffsetCommit failed with error codes {errors}")
         await asyncio.sleep(0.5)
+    raise RuntimeError(f"the group coordinator never became available (error codes {errors})")
+
+
+async def create_offsets_topic(bootstrap: str, attempts: int = 600) -> None:
+    """Have the broker create its offsets topic now, while it is idle, and wait for a coordinator.
+
+    Created later, behind thousands of new topics on a busy machine, it took more
+    than a minute to get a leader.
+    """
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
+    await client.bootstrap()
+    try:
+        node = client.get_random_node()
+        for _ in range(attempts):
+            if not (await client.send(node, FindCoordinatorRequest("bench-warm-up", 0))).error_code:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await client.close()
     raise RuntimeError("the group coordinator never became available")
 
 
@@ -93,6 +119,8 @@ async def populate(
 ) -> int:
     """Create topics, write records and commit group offsets, past the (topics, groups) already there."""
     first_topic, first_group = grown_from
+    if grown_from == (0, 0):
+        await create_offsets_topic(bootstrap)
     await create_topics(bootstrap, topics, first_topic)
     await produce(bootstrap, topics, records, first_topic)
     return await commit_groups(bootstrap, topics, groups, per_group, first_group)
@@ -109,3 +137,14 @@ def run(
 ) -> int:
     """Run populate synchronously."""
     return asyncio.run(populate(bootstrap, topics, groups, per_group, records, grown_from=grown_from))
+
+
+async def grow(
+    bootstrap: str, topics: tuple[int, int], groups: tuple[int, int], per_group: int, records: int
+) -> None:
+    """Grow a populated broker from (had, want) topics and (had, want) groups."""
+    if topics[0] == 0 and groups[0] == 0:
+        await create_offsets_topic(bootstrap)
+    await create_topics(bootstrap, topics[1], topics[0])
+    await produce(bootstrap, topics[1], records, topics[0])
+    await commit_groups(bootstrap, topics[1], groups[1], per_group, groups[0])

@@ -35,7 +35,8 @@ def figures(result: dict[str, float]) -> str:
             f"(max {result['refresh_seconds_max']:.2f} s)",
             f"  Kafka requests per refresh: {result['requests_per_refresh']:.0f}",
             f"  join + risk after a poll:   {result['join_seconds_median'] * 1000:.1f} ms (background)",
-            f"  /metrics render after poll: {result['render_seconds_median'] * 1000:.1f} ms",
+            f"  render once per poll:       {result['render_seconds_median'] * 1000:.1f} ms "
+            f"(text + OpenMetrics), gzip {result['gzip_seconds_median'] * 1000:.1f} ms",
             f"  /metrics render, cached:    {result['render_cached_seconds_median'] * 1000:.1f} ms",
             f"  /metrics size:              {result['metrics_bytes'] / 1024:.0f} KiB, "
             f"{result['metrics_series']:.0f} series",
@@ -67,7 +68,7 @@ def main() -> None:
         print("peers: scripts/setup-peers.sh (builds once, cached after) ...", flush=True)
         builds = peers.setup()
     with tempfile.TemporaryDirectory(prefix="ble-bench-") as tmp:
-        kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props={"num.partitions": "1"})
+        kafka = KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS)
         with kafka:
             scaling = grow_and_measure(kafka.bootstrap_servers, args)
             result = scaling[-1]

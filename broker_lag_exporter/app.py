@@ -18,12 +18,13 @@ from broker_lag_exporter import __version__
 from broker_lag_exporter.config.sections import JvmOptions
 from broker_lag_exporter.config.settings import Settings
 from broker_lag_exporter.metrics.collector import SnapshotCollector
+from broker_lag_exporter.metrics.render import Renderer
 from broker_lag_exporter.metrics.security import SecurityCollector
 from broker_lag_exporter.model.kafka import BrokerId, KafkaSnapshot
 from broker_lag_exporter.model.kube import KubeSnapshot
 from broker_lag_exporter.pipeline import Pipeline
 from broker_lag_exporter.poller import poll_once, run_pollers, supervise
-from broker_lag_exporter.server import make_app, ssl_context
+from broker_lag_exporter.server import ServerThread, make_app
 from broker_lag_exporter.sources import Source
 from broker_lag_exporter.sources.jvm import JvmSource, resolve_endpoints
 from broker_lag_exporter.sources.kafka import KafkaSource
@@ -95,6 +96,8 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
             per_partition=pipeline.per_partition,
             per_topic=pipeline.per_topic,
             internal_errors=store.internal_errors,
+            shard_index=settings.export.shard_index,
+            shard_count=settings.export.shard_count,
         )
     )
     registry.register(SecurityCollector(settings.kafka, lambda: pipeline.latest().facts.kafka))
@@ -104,11 +107,25 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
     return registry
 
 
-def build_app(store: Store, settings: Settings) -> web.Application:
+def build_renderer(store: Store, settings: Settings, pipeline: Pipeline | None = None) -> Renderer:
+    """Return the /metrics renderer, marked stale by every poll outcome (health changes on failures too)."""
+    renderer = Renderer(
+        build_registry(store, settings, pipeline),
+        ready=lambda: store.ready("kafka"),
+        on_error=lambda exc: store.internal_error("render", exc),
+    )
+    store.subscribe(renderer.changed, failures=True)
+    return renderer
+
+
+def build_app(
+    store: Store, settings: Settings, pipeline: Pipeline | None = None, renderer: Renderer | None = None
+) -> web.Application:
     """Return the HTTP application: /metrics and the status page render one pipeline's assessment."""
-    pipeline = build_pipeline(store, settings)
+    pipeline = pipeline or build_pipeline(store, settings)
+    renderer = renderer or build_renderer(store, settings, pipeline)
     board = StatusBoard(pipeline.latest, store.health, refresh_seconds=settings.poll.poll_interval_seconds)
-    return make_app(build_registry(store, settings, pipeline), store, settings.web, board.view)
+    return make_app(renderer, store, settings.web, board.view)
 
 
 async def serve(settings: Settings) -> int:
@@ -119,12 +136,10 @@ async def serve(settings: Settings) -> int:
     poll, web_options = settings.poll, settings.web
     store = Store(poll.max_data_age_seconds)
     sources = build_sources(settings, store)
-    runner = web.AppRunner(build_app(store, settings))
-    await runner.setup()
-    site = web.TCPSite(
-        runner, web_options.listen_host, web_options.listen_port, ssl_context=ssl_context(web_options)
-    )
-    await site.start()
+    pipeline = build_pipeline(store, settings)
+    renderer = build_renderer(store, settings, pipeline)
+    http = ServerThread(build_app(store, settings, pipeline, renderer), web_options)
+    http.start()
     log.info(
         "serving",
         address=f"{web_options.listen_host}:{web_options.listen_port}",
@@ -138,15 +153,17 @@ async def serve(settings: Settings) -> int:
     pollers = asyncio.create_task(
         run_pollers(sources, store, poll.poll_interval_seconds, poll.collect_timeout_seconds)
     )
+    rendering = asyncio.create_task(renderer.run())
     try:
         stopped = await supervise(pollers, stop, store)
     finally:
         log.info("stopping")
-        if not pollers.done():
-            pollers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pollers
-        await runner.cleanup()
+        for task in (pollers, rendering):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await asyncio.to_thread(http.stop)
     return 0 if stopped else 1
 
 

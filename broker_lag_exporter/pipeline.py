@@ -25,8 +25,8 @@ _EMPTY = Assessment(Facts(), ())
 class Pipeline:
     """Joins the store's latest snapshots and runs the risk rules, once per new set of snapshots.
 
-    Repeated reads of the same data share one result, and `serve` refreshes after
-    each successful poll so no scrape pays for the join.
+    Repeated reads of the same data share one result; in `serve` the renderer
+    (metrics/render.py) reads it after each poll, in its thread, so no scrape pays for the join.
     """
 
     def __init__(self, store: Store, export: ExportOptions, risk: RiskOptions) -> None:

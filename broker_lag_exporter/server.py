@@ -4,12 +4,12 @@ import asyncio
 import base64
 import hmac
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from broker_lag_exporter.config.sections import WebOptions
 from broker_lag_exporter.status.html import CONTENT_SECURITY_POLICY, render
@@ -23,8 +23,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+class MetricsPage(Protocol):
+    """What /metrics serves: bytes rendered once per snapshot, before any scrape asks."""
+
+    async def page(self, accept: str, accept_encoding: str) -> tuple[bytes, str, str]:
+        """Return the body, its content type and its content encoding ("" or "gzip")."""
+        ...
+
+    def ready(self) -> bool:
+        """Return whether the bytes served now hold the first Kafka snapshot."""
+        ...
+
+
 def make_app(
-    registry: CollectorRegistry,
+    exposition: MetricsPage,
     store: Store,
     settings: WebOptions,
     status: Callable[[], StatusView],
@@ -46,26 +58,15 @@ def make_app(
         )
         middlewares.append(basic_auth(lambda: watched.current().users))
     app = web.Application(middlewares=middlewares)
-    last_good: dict[str, bytes] = {}
 
     async def metrics(request: web.Request) -> web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        try:
-            # Rendering is CPU work: keep the event loop free for the pollers.
-            body = await asyncio.to_thread(encoder, registry)
-        except Exception as exc:  # noqa: BLE001 - counted and logged by the store
-            # A bug in a metrics module must not blank every dashboard: serve the
-            # last good page (its source timestamps show its age).
-            store.internal_error("render", exc)
-            if content_type not in last_good:
-                raise web.HTTPInternalServerError(text="rendering failed; see the log\n") from None
-            body = last_good[content_type]
-        else:
-            last_good[content_type] = body
-        response = web.Response(body=body, headers={"Content-Type": content_type})
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            response.enable_compression()
-        return response
+        body, content_type, encoding = await exposition.page(
+            request.headers.get("Accept", ""), request.headers.get("Accept-Encoding", "")
+        )
+        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        return web.Response(body=body, headers=headers)
 
     async def healthz(_: web.Request) -> web.Response:
         if not store.alive:
@@ -73,7 +74,8 @@ def make_app(
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if store.ready("kafka"):
+        # Ready once /metrics serves the snapshot, not just once the store holds it.
+        if store.ready("kafka") and exposition.ready():
             return web.Response(text="ready\n")
         return web.Response(status=503, text="waiting for the first Kafka snapshot\n")
 
@@ -121,3 +123,60 @@ def ssl_context(settings: WebOptions) -> ssl.SSLContext | None:
         return None
     tls = ServerTls(KeyPair(settings.web_tls_certfile, settings.web_tls_keyfile))
     return ReloadingContext(tls.build, tls.files)
+
+
+class ServerThread:
+    """The HTTP server on a thread and event loop of its own.
+
+    Decoding a poll's answers is CPU work on the pollers' event loop (about half a
+    second at 10,000 partitions); on a loop of its own a scrape waits at most a GIL
+    switch interval for it, not the whole poll.
+    """
+
+    def __init__(self, app: web.Application, settings: WebOptions, start_timeout: float = 30.0) -> None:
+        self._app = app
+        self._settings = settings
+        self._start_timeout = start_timeout
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    def start(self) -> None:
+        """Start serving; raise what stopped the server from listening (a port in use, a bad cert)."""
+        self._thread.start()
+        if not self._started.wait(self._start_timeout):
+            raise TimeoutError(f"the HTTP server did not start within {self._start_timeout:g} s")
+        if self._error is not None:
+            raise self._error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it in the caller
+            self._error = exc
+            self._started.set()
+
+    async def _serve(self) -> None:
+        runner = web.AppRunner(self._app)
+        await runner.setup()
+        try:
+            site = web.TCPSite(
+                runner,
+                self._settings.listen_host,
+                self._settings.listen_port,
+                ssl_context=ssl_context(self._settings),
+            )
+            await site.start()
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            self._started.set()
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()

@@ -36,10 +36,13 @@ class Store:
         self._internal_errors: Counter[str] = Counter()
         self._logged: dict[str, str] = {}
         self.death: str | None = None
+        self._failure_listeners: list[Callable[[], None]] = []
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every successful poll of any source."""
+    def subscribe(self, listener: Callable[[], None], *, failures: bool = False) -> None:
+        """Call `listener` after every successful poll of any source, and after failed ones if asked."""
         self._listeners.append(listener)
+        if failures:
+            self._failure_listeners.append(listener)
 
     def register(self, name: str) -> None:
         """Make a source known so its health is exported before its first poll ends."""
@@ -71,6 +74,8 @@ class Store:
             errors_total=old.errors_total + 1,
             last_error=error,
         )
+        for listener in self._failure_listeners:
+            listener()
 
     def latest(self, name: str, kind: type[T]) -> T | None:
         """Return the source's data if it is fresh enough and of the expected type."""

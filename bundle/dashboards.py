@@ -134,6 +134,11 @@ STAT_OPTIONS: JSON = {
 HIDE_COLUMNS = {"Time": True, "__name__": True, "job": True}
 
 
+def shards(expr: str) -> str:
+    """Return `expr` added up over shards: each exports its own groups' lag (alerts do the same)."""
+    return f"sum without (instance, pod) ({expr})"
+
+
 def timeseries(
     title: str,
     description: str,
@@ -213,7 +218,8 @@ def _risk_table(title: str, description: str, *matchers: str) -> Panel:
 
 def brokers_at_a_glance() -> JSON:
     """Return the overview: which broker holds the lag, and which brokers are at risk."""
-    lag = sel("kafka_broker_consumer_lag_messages")
+    raw = sel("kafka_broker_consumer_lag_messages")
+    lag = shards(raw)
     share = f"{lag} / ignoring (broker_id) group_left () sum without (broker_id) ({lag})"
     panels: list[Panel] = [
         stat(
@@ -275,7 +281,8 @@ def brokers_at_a_glance() -> JSON:
             "Per-second change of each broker's lag (deriv over the rate interval, in messages per "
             "second): above zero the consumers fall further behind on that broker.",
             "short",
-            Query(f"sum {by('broker_id')} (deriv({lag}[$__rate_interval]))", "broker {{broker_id}}"),
+            # A sum of derivatives is the derivative of the sum: shards add up as they are.
+            Query(f"sum {by('broker_id')} (deriv({raw}[$__rate_interval]))", "broker {{broker_id}}"),
         ),
         timeseries(
             "Worst lag in seconds per broker",
@@ -295,13 +302,14 @@ def brokers_at_a_glance() -> JSON:
             "Leader share is partitions led over all partitions; topics led is the "
             "broker's blast radius.",
             "short",
-            Query(sel("kafka_broker_up"), table=True),
+            # Every column without instance and pod, so the merge finds shard 0's rows and the lag.
+            Query(shards(sel("kafka_broker_up")), table=True),
             Query(lag, table=True),
-            Query(sel("kafka_broker_leader_partitions"), table=True),
-            Query(sel("kafka_broker_leader_share_ratio"), table=True),
-            Query(sel("kafka_broker_topics_led"), table=True),
-            Query(sel("kafka_broker_under_replicated_partitions"), table=True),
-            Query(sel("kafka_broker_offline_partitions"), table=True),
+            Query(shards(sel("kafka_broker_leader_partitions")), table=True),
+            Query(shards(sel("kafka_broker_leader_share_ratio")), table=True),
+            Query(shards(sel("kafka_broker_topics_led")), table=True),
+            Query(shards(sel("kafka_broker_under_replicated_partitions")), table=True),
+            Query(shards(sel("kafka_broker_offline_partitions")), table=True),
             rename={
                 "Value #A": "up",
                 "Value #B": "lag",
@@ -404,7 +412,7 @@ def broker_drill_down() -> JSON:
             "Consumer lag",
             "Lag in messages of all groups on partitions this broker leads.",
             "short",
-            Query(b("kafka_broker_consumer_lag_messages")),
+            Query(shards(b("kafka_broker_consumer_lag_messages"))),
         ),
         stat(
             "Partitions led",
@@ -434,7 +442,7 @@ def broker_drill_down() -> JSON:
             "Consumer lag",
             "Lag in messages of all groups on partitions this broker leads.",
             "short",
-            Query(b("kafka_broker_consumer_lag_messages"), "broker {{broker_id}}"),
+            Query(shards(b("kafka_broker_consumer_lag_messages")), "broker {{broker_id}}"),
         ),
         timeseries(
             "Lag per consumer group on this broker",

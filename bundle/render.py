@@ -98,9 +98,11 @@ def site_files() -> dict[Path, str]:
         path: _RUNBOOK_URL.sub(lambda m: f"{m[1]}{site.RUNBOOK_BASE}{m[2]}", text)
         for path, text in texts.items()
     }
-    files[KUSTOMIZATION] = _IMAGE.sub(
-        lambda m: f"{m[1]}{site.image()}{m[2]}{site.IMAGE_TAG}", KUSTOMIZATION.read_text()
-    )
+    # The sharded overlay adds a StatefulSet the base's images entry does not reach: it names the image too.
+    for kustomization in (KUSTOMIZATION, DEPLOY_DIR / "overlays" / "sharded" / "kustomization.yaml"):
+        files[kustomization] = _IMAGE.sub(
+            lambda m: f"{m[1]}{site.image()}{m[2]}{site.IMAGE_TAG}", kustomization.read_text()
+        )
     values = CHART_DIR / "values.yaml"
     image = {"registry": site.IMAGE_REGISTRY, "repository": site.IMAGE_REPOSITORY, "tag": site.IMAGE_TAG}
     files[values] = _CHART_IMAGE.sub(lambda m: f'{m[1]}"{image[m[2]]}"', values.read_text())

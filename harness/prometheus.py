@@ -64,22 +64,27 @@ class Prometheus(Service):
         port: int | None = None,
         target_labels: Mapping[str, str] | None = None,
         scrape: Mapping[str, Any] | None = None,
+        more_jobs: Mapping[str, Sequence[str]] | None = None,
     ) -> Prometheus:
         """Write a config, start Prometheus on `port` (default: a free one) and wait until it is ready.
 
         `target_labels` are added to every scraped series, as a `cluster` label usually is;
-        `scrape` adds keys to the job's scrape config (`scheme`, `tls_config`, `basic_auth`).
+        `scrape` adds keys to the jobs' scrape config (`scheme`, `tls_config`, `basic_auth`);
+        `more_jobs` adds jobs (name -> targets) beside `job`, e.g. a sharded exporter next to an
+        unsharded one.
         """
         workdir.mkdir(parents=True, exist_ok=True)
+        jobs = {job: targets, **(more_jobs or {})}
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in rule_files],
             "scrape_configs": [
                 {
-                    "job_name": job,
-                    "static_configs": [{"targets": list(targets), "labels": dict(target_labels or {})}],
+                    "job_name": name,
+                    "static_configs": [{"targets": list(addresses), "labels": dict(target_labels or {})}],
                     **(scrape or {}),
                 }
+                for name, addresses in jobs.items()
             ],
         }
         config_file = workdir / "prometheus.yml"

@@ -4,9 +4,14 @@
 #   $(cache_dir)/peers/<name>-<version>/bin/<binary>
 # Idempotent: a marker written last makes reruns a no-op for a version already built.
 #
-# Which version: $PEER_KAFKA_EXPORTER_VERSION / $PEER_KMINION_VERSION if set, else the newest release the
-# proxy lists (`go list -m -versions`), falling back to older releases while a build fails. When the proxy
-# cannot be asked, the newest build already in the cache is used.
+# From source first: the Go module proxy refuses the two peers by name (it serves their dependencies),
+# so when their source is present ($BLE_PEERS_SRC, else ../shared/peers beside the checkout, whose
+# README lists the upstream commits) each is built there with `go build -o` into the cache; the version
+# is its VERSION file, else a hash of its Go sources.
+#
+# Otherwise, which version: $PEER_KAFKA_EXPORTER_VERSION / $PEER_KMINION_VERSION if set, else the newest
+# release the proxy lists (`go list -m -versions`), falling back to older releases while a build fails.
+# When the proxy cannot be asked, the newest build already in the cache is used.
 #
 # stdout carries one tab-separated line per peer, for bench/peers.py (and people) to read:
 #   <name>  ok           <version>  <binary>  <build seconds>
@@ -127,13 +132,64 @@ setup_peer() {
   unavailable "$name" "no release built (tried $tried, last $module@$version): $build_error"
 }
 
+source_root() { # the peers' source folder, or nothing
+  local repo candidate
+  if [[ -n "${BLE_PEERS_SRC:-}" ]]; then
+    echo "$BLE_PEERS_SRC"
+    return
+  fi
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  # /work/main/../shared or a worktree's /work/wt/<name>/../../shared
+  for candidate in "$repo/../shared/peers" "$repo/../../shared/peers"; do
+    if [[ -d "$candidate" ]]; then
+      (cd "$candidate" && pwd)
+      return
+    fi
+  done
+}
+
+setup_from_source() { # name source-dir binary
+  local name="$1" src="$2" binary="$3" version dest tmp started ms
+  if [[ -f "$src/VERSION" ]]; then
+    version="$(tr -d ' \n' <"$src/VERSION")"
+  else
+    version="src-$(find "$src" -name '*.go' -o -name go.sum | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-12)"
+  fi
+  dest="$peers_dir/$name-$version"
+  if [[ ! -f "$dest/.complete" ]]; then
+    tmp="$(mktemp -d "$peers_dir/.$name-$version.XXXXXX")"
+    log "$name: building $src with $(go env GOVERSION) (a few minutes on 2 cores)"
+    started="$(date +%s%N)"
+    # The source folder may be read-only: only the binary is written, and only into the cache.
+    if ! build_error="$(cd "$src" && GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+      go build -o "$tmp/bin/$binary" . 2>&1)"; then
+      rm -rf "$tmp"
+      unavailable "$name" "go build in $src failed: $(go_error <<<"$build_error" | cut -c1-400)"
+      return
+    fi
+    ms=$((($(date +%s%N) - started) / 1000000))
+    printf '%s\n' "$src" >"$tmp/module"
+    printf '%d.%d\n' $((ms / 1000)) $((ms % 1000 / 100)) >"$tmp/build-seconds"
+    rm -rf "$dest"
+    mv "$tmp" "$dest"
+    date -u +%FT%TZ >"$dest/.complete"
+    log "$name: built in $(cat "$dest/build-seconds") s"
+  fi
+  report_ok "$name" "$version" "$binary"
+}
+
 mkdir -p "$peers_dir"
 # Serialise concurrent runs: two builds of one version would race on the final rename.
 exec 9>"$peers_dir/.setup-peers.lock"
 flock 9
 missing=0
+src_root="$(source_root)"
 for spec in "${peers[@]}"; do
   IFS='|' read -r name modules binary pin_var <<<"$spec"
-  setup_peer "$name" "$modules" "$binary" "$pin_var"
+  if [[ -n "$src_root" && -d "$src_root/$name" ]] && command -v go >/dev/null; then
+    setup_from_source "$name" "$src_root/$name" "$binary"
+  else
+    setup_peer "$name" "$modules" "$binary" "$pin_var"
+  fi
 done
 exit $((missing ? 3 : 0))

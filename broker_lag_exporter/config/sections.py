@@ -21,6 +21,7 @@ from broker_lag_exporter.config.values import (
     Seconds,
     Selectors,
     Servers,
+    ShardIndex,
     UrlTemplate,
     WebConfigFile,
 )
@@ -324,12 +325,13 @@ class ExportOptions(Section):
         "rates every other exporter shows. `partition` adds `kafka_partition_lag_*` with one series "
         "per group and partition: only for small clusters.",
     )
-    shard_index: int = Field(
+    shard_index: ShardIndex = Field(
         0,
-        ge=0,
         description="With `--shard-count N`, this process exports only the consumer groups whose "
-        "stable hash (CRC-32 of the name) modulo N equals the index. Broker leadership is exported "
-        "by every shard: aggregate lag with `sum without (instance)`.",
+        "stable hash (CRC-32 of the name) modulo N equals the index; `auto` takes the ordinal at the "
+        "end of the pod name (`$POD_NAME`, else the hostname), as a StatefulSet names its pods. "
+        "Every shard exports its groups' lag; broker, cluster and pod series come from shard 0 only. "
+        "Add the shards up with `sum without (instance, pod)` (the shipped recording rules do).",
     )
     shard_count: int = Field(1, ge=1, description="Number of shards splitting the consumer groups.")
 

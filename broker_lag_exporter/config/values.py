@@ -1,6 +1,8 @@
 """Annotated value types of the options: parsing from flags and environment, and their checks."""
 
+import os
 import re
+import socket
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +91,21 @@ def _check_template(template: str) -> str:
     return template
 
 
+def pod_ordinal(name: str) -> int:
+    """Return the ordinal a StatefulSet puts at the end of its pods' names (`exporter-2` -> 2)."""
+    m = re.fullmatch(r".+-(\d+)", name)
+    if m is None:
+        raise ValueError(f"`auto` needs a pod name ending in -<ordinal>, got {name!r}")
+    return int(m.group(1))
+
+
+def _resolve_shard_index(value: object) -> object:
+    # Read here, once, at start: the pod name is fixed for the life of a StatefulSet pod.
+    if isinstance(value, str) and value.strip() == "auto":
+        return pod_ordinal(os.environ.get("POD_NAME") or socket.gethostname())
+    return value
+
+
 def _split_semicolons(value: object) -> object:
     # Label selectors contain commas, so flags and environment separate them with ";".
     if isinstance(value, str):
@@ -139,6 +156,7 @@ Selectors = Annotated[
     AfterValidator(_check_selectors),
 ]
 IdRule = Annotated[str, Metavar("RULE"), AfterValidator(_check_id_rule)]
+ShardIndex = Annotated[int, BeforeValidator(_resolve_shard_index), Field(ge=0)]
 RegexList = Annotated[
     list[str],
     NoDecode,

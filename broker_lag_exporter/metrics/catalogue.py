@@ -443,6 +443,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "the group never read (its lag still counts them).",
         "group",
     ),
+    _m(
+        "broker_lag_exporter_shards",
+        "gauge",
+        "Shards the consumer groups are split into (--shard-count); the recording rules add up "
+        "the shards' lag only while this many are scraped.",
+        source="exporter",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in METRICS}
@@ -469,6 +476,25 @@ RUNTIME_SAMPLES = frozenset(
         "process_start_time_seconds",
     }
 )
+
+# With --shard-count N, each shard computes lag over its own groups only: it exports that lag, and
+# the recording rules add the shards up (`sum without (instance, pod)`). Series with a `group`
+# label are split by the shards already; these are lag totals over groups that each shard holds
+# a part of. Every lag family must be one of the two (a test checks it).
+# Each shard computes these over its own groups: every shard exports them, the rules add (or max) them.
+SUMMED_OVER_SHARDS = frozenset(
+    {"kafka_broker_consumer_lag_messages", "kafka_broker_consumer_lag_seconds_max"}
+)
+
+
+def from_every_shard(spec: MetricSpec) -> bool:
+    """Return whether every shard exports the family; the rest are cluster facts from shard 0 only.
+
+    A shard's own groups and its lag are its share of a sum; its own health describes
+    that process. Brokers, pods, the cluster and their risks would be repeated by every
+    shard, and an alert on them would fire once per shard.
+    """
+    return spec.name in SUMMED_OVER_SHARDS or "group" in spec.labels or spec.source == "exporter"
 
 
 def sample_names() -> frozenset[str]:

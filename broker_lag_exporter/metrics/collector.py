@@ -5,7 +5,8 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from broker_lag_exporter.metrics.exporter import exporter_metrics
+from broker_lag_exporter.metrics.catalogue import METRICS, from_every_shard
+from broker_lag_exporter.metrics.exporter import exporter_metrics, shard_metrics
 from broker_lag_exporter.metrics.jvm import memory_metrics, scrape_metrics
 from broker_lag_exporter.metrics.kafka import (
     broker_metrics,
@@ -19,6 +20,8 @@ from broker_lag_exporter.metrics.risk import risk_metrics
 from broker_lag_exporter.model.health import Health
 from broker_lag_exporter.risk.engine import Assessment
 
+EVERY_SHARD = frozenset(spec.family_name for spec in METRICS if from_every_shard(spec))
+
 
 class SnapshotCollector(Collector):
     """Builds fresh families on every collect from the latest assessment and the sources' health."""
@@ -31,16 +34,27 @@ class SnapshotCollector(Collector):
         per_partition: bool = False,
         per_topic: bool = False,
         internal_errors: Callable[[], Mapping[str, int]] = dict,
+        shard_index: int = 0,
+        shard_count: int = 1,
     ) -> None:
         self._latest = latest
         self._health = health
         self._per_partition = per_partition
         self._per_topic = per_topic or per_partition
         self._internal_errors = internal_errors
+        self._first_shard = shard_index == 0
+        self._shard_count = shard_count
 
     def collect(self) -> Iterable[Metric]:
-        """Yield every family for the current assessment."""
+        """Yield every family for the current assessment; shards after the first only their own share."""
+        families = self._families()
+        if self._first_shard:
+            return families
+        return (family for family in families if family.name in EVERY_SHARD)
+
+    def _families(self) -> Iterable[Metric]:
         yield from exporter_metrics(self._health(), self._internal_errors())
+        yield from shard_metrics(self._shard_count)
         assessment = self._latest()
         facts = assessment.facts
         if facts.kafka is not None and facts.lag is not None:

@@ -31,3 +31,10 @@ def exporter_metrics(health: Mapping[str, Health], internal_errors: Mapping[str,
     for stage in sorted({*STAGES, *internal_errors}):
         out.add("broker_lag_exporter_internal_errors_total", (stage,), internal_errors.get(stage, 0))
     return out
+
+
+def shard_metrics(shard_count: int) -> Families:
+    """Return how many shards split the groups, so rules can tell when every shard is in."""
+    out = Families(("broker_lag_exporter_shards",))
+    out.add("broker_lag_exporter_shards", (), shard_count)
+    return out

@@ -1,4 +1,4 @@
-"""deploy/: the kustomize base and the Strimzi overlay render, validate and pass a real kube-apiserver.
+"""deploy/: the kustomize base and its overlays render, validate and pass a real kube-apiserver.
 
 kustomize (built from the Go module proxy) renders; kubernetes-validate checks core kinds strictly;
 the ServiceMonitor and PrometheusRule are checked against the prometheus-operator CRDs' schemas;
@@ -25,9 +25,14 @@ from bundle.render import BASE_DIR, DASHBOARD_DIR, DEPLOY_DIR, ROOT
 from harness.kube import KubeApiServer
 
 Doc = dict[str, Any]
-OVERLAYS = {"base": BASE_DIR, "strimzi": DEPLOY_DIR / "overlays" / "strimzi"}
+OVERLAYS = {
+    "base": BASE_DIR,
+    "strimzi": DEPLOY_DIR / "overlays" / "strimzi",
+    "sharded": DEPLOY_DIR / "overlays" / "sharded",
+}
 KUBERNETES_VERSION = "1.34.0"
-CORE_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Service", "Deployment"}
+WORKLOADS = {"Deployment", "StatefulSet"}
+CORE_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Service", *WORKLOADS}
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 CRD_FILES = {
     "ServiceMonitor": "monitoring.coreos.com_servicemonitors.yaml",
@@ -65,8 +70,14 @@ def _one(docs: tuple[Doc, ...], kind: str, name: str = "broker-lag-exporter") ->
     return doc
 
 
+def _workload(docs: tuple[Doc, ...]) -> Doc:
+    """Return the one Deployment or StatefulSet that runs the exporter."""
+    (doc,) = [d for d in docs if d["kind"] in WORKLOADS]
+    return doc
+
+
 def _config(docs: tuple[Doc, ...]) -> Doc:
-    deployment = _one(docs, "Deployment")
+    deployment = _workload(docs)
     (source,) = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]
     return _one(docs, "ConfigMap", source["configMapRef"]["name"])
 
@@ -78,7 +89,8 @@ def docs(request: pytest.FixtureRequest) -> tuple[Doc, ...]:
 
 def test_renders_every_kind(docs: tuple[Doc, ...]) -> None:
     kinds = [d["kind"] for d in docs]
-    assert set(kinds) == CORE_KINDS | CUSTOM_KINDS
+    assert len(set(kinds) & WORKLOADS) == 1
+    assert set(kinds) | WORKLOADS == CORE_KINDS | CUSTOM_KINDS
     assert kinds.count("ConfigMap") == 5, "the exporter's settings and four dashboards"
     namespaced = [d for d in docs if d["kind"] not in {"ClusterRole", "ClusterRoleBinding"}]
     assert {d["metadata"]["namespace"] for d in namespaced} == {"monitoring"}
@@ -139,7 +151,7 @@ def test_the_crd_check_rejects_a_misspelt_field() -> None:
 
 
 def test_pod_security_restricted_fields(docs: tuple[Doc, ...]) -> None:
-    pod = _one(docs, "Deployment")["spec"]["template"]["spec"]
+    pod = _workload(docs)["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     for container in pod["containers"]:
@@ -152,7 +164,7 @@ def test_pod_security_restricted_fields(docs: tuple[Doc, ...]) -> None:
 
 
 def test_probes_ports_and_selectors_line_up(docs: tuple[Doc, ...]) -> None:
-    deployment, service = _one(docs, "Deployment"), _one(docs, "Service")
+    deployment, service = _workload(docs), _one(docs, "Service")
     monitor, account = _one(docs, "ServiceMonitor"), _one(docs, "ServiceAccount")
     pod = deployment["spec"]["template"]
     (container,) = pod["spec"]["containers"]
@@ -194,6 +206,8 @@ def test_settings_load_as_the_exporter_would_read_them(
     assert "BROKER_LAG_BOOTSTRAP_SERVERS" in data
     for key, value in data.items():
         monkeypatch.setenv(key, value)
+    # What the downward API gives a StatefulSet's pod; a Deployment's pods do not need it.
+    monkeypatch.setenv("POD_NAME", "broker-lag-exporter-0")
     try:
         settings = load_settings()
     except ConfigError as exc:  # pragma: no cover - the message is the assertion
@@ -207,6 +221,30 @@ def test_strimzi_overlay_finds_strimzi_brokers_and_their_jmx_agents() -> None:
     assert data["BROKER_LAG_KUBE_BROKER_ID"] == "strimzi"
     assert "strimzi.io/component-type=kafka" in data["BROKER_LAG_KUBE_BROKER_SELECTORS"]
     assert data["BROKER_LAG_JVM_URL_TEMPLATE"] == "http://{pod_ip}:9404/metrics"
+
+
+def test_sharded_overlay_runs_one_shard_per_pod_ordinal(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = _render("sharded")
+    workload = copy.deepcopy(_workload(docs))  # edited below; _render's result is shared
+    assert workload["kind"] == "StatefulSet"
+    replicas = workload["spec"]["replicas"]
+    assert replicas > 1
+    assert workload["spec"]["serviceName"] == _one(docs, "Service")["metadata"]["name"]
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container["env"]
+    for key, value in _config(docs)["data"].items():
+        monkeypatch.setenv(key, value)
+    for ordinal in range(replicas):
+        monkeypatch.setenv("POD_NAME", f"{workload['metadata']['name']}-{ordinal}")
+        export = load_settings().export
+        assert (export.shard_index, export.shard_count) == (ordinal, replicas)
+    # The pod is the base's pod plus its name: the two files must not drift apart. (The
+    # ConfigMap's name differs by its content hash.)
+    base = copy.deepcopy(_workload(_render("base"))["spec"]["template"])
+    del container["env"]
+    for template in (base, workload["spec"]["template"]):
+        template["spec"]["containers"][0]["envFrom"] = []
+    assert workload["spec"]["template"] == base
 
 
 def test_dashboards_configmaps_carry_the_shipped_dashboards_for_the_sidecar(docs: tuple[Doc, ...]) -> None:

@@ -1,23 +1,28 @@
-"""HTTP endpoints: negotiation, readiness, the status page, basic auth, TLS, and no Kafka I/O on scrape."""
+"""HTTP endpoints: negotiation, readiness, status page, auth, TLS, no Kafka I/O on scrape, own loop."""
 
 import asyncio
 import base64
+import socket
 import ssl
 import subprocess
+import threading
+import urllib.request
 from collections.abc import Iterator
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import SecretStr
 
-from broker_lag_exporter.app import build_app, build_pipeline
+from broker_lag_exporter.app import build_app, build_renderer
 from broker_lag_exporter.config.settings import Settings, load_settings
+from broker_lag_exporter.metrics.render import Renderer
 from broker_lag_exporter.model.kafka import Broker, KafkaSnapshot
-from broker_lag_exporter.server import make_app, ssl_context
-from broker_lag_exporter.status.board import StatusBoard
+from broker_lag_exporter.server import ServerThread, ssl_context
 from broker_lag_exporter.store import Store
+from harness.process import free_port
 
 SNAPSHOT = KafkaSnapshot(
     brokers={0: Broker(0, "k", 9092)}, controller_id=0, partitions={}, end_offsets={}, groups=()
@@ -30,14 +35,21 @@ async def client_for(store: Store, settings: Settings) -> TestClient[web.Request
     return client
 
 
-async def test_readyz_waits_for_the_first_kafka_snapshot():
+async def test_readyz_waits_until_metrics_serves_the_first_kafka_snapshot():
     store = Store(60)
-    c = await client_for(store, load_settings(bootstrap_servers="k:9092"))
+    settings = load_settings(bootstrap_servers="k:9092")
+    renderer = build_renderer(store, settings)
+    c = TestClient(TestServer(build_app(store, settings, renderer=renderer)))
+    await c.start_server()
     try:
         assert (await c.get("/healthz")).status == 200
         assert (await c.get("/readyz")).status == 503
         store.record_success("kafka", SNAPSHOT, 0.1)
+        # The store has it, but /metrics still serves the bytes rendered before it.
+        assert (await c.get("/readyz")).status == 503
+        await renderer.update()
         assert (await c.get("/readyz")).status == 200
+        assert 'kafka_broker_up{broker_id="0"} 1.0' in await (await c.get("/metrics")).text()
     finally:
         await c.close()
 
@@ -164,18 +176,19 @@ async def test_a_rendering_error_serves_the_last_good_page_and_is_counted():
     store = Store(60)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BreaksAfterFirst())
-    settings = load_settings(bootstrap_servers="k:9092")
-    board = StatusBoard(build_pipeline(store, settings).latest, store.health, refresh_seconds=15)
-    client = TestClient(TestServer(make_app(registry, store, settings.web, board.view)))
-    await client.start_server()
+    renderer = Renderer(registry, on_error=lambda exc: store.internal_error("render", exc))
+    first = await renderer.page("", "")
+    running = asyncio.create_task(renderer.run())
     try:
-        first = await client.get("/metrics")
-        second = await client.get("/metrics")
-        assert (first.status, second.status) == (200, 200)
-        assert await first.text() == await second.text()
+        renderer.changed()  # a poll ended: the next render raises
+        for _ in range(100):
+            if store.internal_errors():
+                break
+            await asyncio.sleep(0.02)
         assert store.internal_errors() == {"render": 1}
+        assert await renderer.page("", "") == first  # the last good bytes are still served
     finally:
-        await client.close()
+        running.cancel()
 
 
 def test_tls_context_loads_the_configured_certificate(tmp_path):
@@ -218,3 +231,40 @@ async def test_the_server_fails_closed_on_an_empty_password():
         assert (await c.get("/metrics", headers={"Authorization": f"Basic {good}"})).status == 200
     finally:
         await c.close()
+
+
+async def test_scrapes_are_answered_while_the_pollers_loop_is_busy():
+    store = Store(60)
+    store.record_success("kafka", SNAPSHOT, 0.1)
+    port = free_port()
+    settings = load_settings(bootstrap_servers="k:9092", listen_host="127.0.0.1", listen_port=port)
+    http = ServerThread(build_app(store, settings), settings)
+    http.start()
+    answered: list[bytes] = []
+
+    def scrape() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            answered.append(response.read())
+
+    try:
+        scraper = threading.Thread(target=scrape)
+        scraper.start()
+        # Blocks this event loop, as decoding a poll's answers does, until the scrape is answered:
+        # a server on this loop could not answer before the 10 s timeout.
+        scraper.join(timeout=10)
+        assert len(answered) == 1
+        assert b'kafka_broker_up{broker_id="0"} 1.0' in answered[0]
+    finally:
+        http.stop()
+
+
+def test_the_server_thread_raises_when_it_cannot_listen():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = load_settings(bootstrap_servers="k:9092", listen_host="127.0.0.1", listen_port=port)
+        http = ServerThread(build_app(Store(60), settings), settings)
+        with pytest.raises(OSError, match="address already in use"):
+            http.start()
+        http.stop()

@@ -50,6 +50,34 @@ def test_cross_field_rules(overrides, message):
         load_settings(bootstrap_servers="k:9092", **overrides)
 
 
+@pytest.mark.parametrize(
+    ("pod_name", "flag", "index"),
+    [
+        ("ble-sharded-2", "auto", 2),
+        ("ble-sharded-0", "auto", 0),
+        ("my-exporter-10-1", "auto", 1),
+        ("ble-sharded-2", "1", 1),  # an explicit index wins over the pod name
+    ],
+)
+def test_shard_index_auto_is_the_pod_ordinal(monkeypatch, pod_name, flag, index):
+    monkeypatch.setenv("POD_NAME", pod_name)
+    s = load_settings(["--bootstrap-servers", "k:9092", "--shard-index", flag, "--shard-count", "3"])
+    assert s.export.shard_index == index
+
+
+@pytest.mark.parametrize(
+    ("pod_name", "message"),
+    [
+        ("ble-sharded", "pod name ending in -<ordinal>, got 'ble-sharded'"),
+        ("ble-sharded-3", "shard_index must be below shard_count"),
+    ],
+)
+def test_shard_index_auto_rejects_a_pod_name_it_cannot_use(monkeypatch, pod_name, message):
+    monkeypatch.setenv("POD_NAME", pod_name)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(bootstrap_servers="k:9092", shard_index="auto", shard_count=3)
+
+
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings([], config_file=tmp_path / "nope.yaml")

@@ -1,0 +1,153 @@
+"""`make bench-curve`: the scaling curve, one broker grown point by point, peers at every point.
+
+Points are PARTITIONSxGROUPS, grown in order on one broker (single-partition topics, each group
+committing on 20 topics): by default 1k x 50, 1k x 500, 10k x 500, 10k x 5,000, 50k x 5,000 and
+100k x 5,000, so partitions and groups each grow over two orders of magnitude. At each point
+bench.measure polls as `serve` does (first snapshot, steady refresh, requests per refresh, render and
+size of /metrics, peak RSS), then kafka_exporter and KMinion (scripts/setup-peers.sh) are scraped with
+a timeout per GET ("did not answer within N s" is a result), and the ratios are printed. The curve
+stops at the first point the broker cannot hold, saying why. Prints figures; asserts nothing.
+
+The test broker is tuned for it: a larger heap (--heap), the file-handle limit raised for it
+(each partition keeps its log segment open) and vm.max_map_count checked (each partition maps
+two index files).
+
+Options: --points 1000x50,... --heap 2g --peer-timeout S --scrapes N --no-peers.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import peers, populate
+from harness.kafka.cluster import BROKER_JVM_OPTS, KafkaCluster
+
+DEFAULT_POINTS = "1000x50,1000x500,10000x500,10000x5000,50000x5000,100000x5000"
+MAX_MAP_COUNT = Path("/proc/sys/vm/max_map_count")
+
+
+def tune_limits(partitions: int) -> str:
+    """Raise this process's open-file limit (children inherit it); return what the limits are."""
+    want = 3 * partitions + 10_000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    maps = int(MAX_MAP_COUNT.read_text()) if MAX_MAP_COUNT.exists() else -1
+    warn = "" if maps < 0 or maps >= 2 * partitions + 10_000 else " (too few for the last point)"
+    return f"open files {soft}, vm.max_map_count {maps}{warn}"
+
+
+def measure(bootstrap: str, refreshes: int, timeout: float) -> dict[str, float]:
+    """Run bench.measure in its own process and return its figures."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.measure", bootstrap, str(refreshes)],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=timeout,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def row(p: int, g: int, r: dict[str, float]) -> str:
+    """Format one point of our curve."""
+    per_partition = r["peak_rss_bytes"] / max(1, r["partitions"])
+    return (
+        f"  {p:>7,} {g:>6,} {r['first_snapshot_seconds']:>8.2f} s {r['refresh_seconds_median']:>8.2f} s "
+        f"{r['requests_per_refresh']:>5.0f} {r['render_seconds_median'] * 1000:>8.1f} ms "
+        f"{r['metrics_bytes'] / 1024:>7,.0f} KiB {r['peak_rss_bytes'] / 2**20:>6.0f} MiB "
+        f"{per_partition / 1024:>6.1f} KiB"
+        + (
+            f"  ({r['request_errors']:.0f} failed requests: a partial poll)"
+            if r.get("request_errors")
+            else ""
+        )
+    )
+
+
+HEAD = (
+    f"  {'parts':>7} {'groups':>6} {'1st snap':>10} {'refresh':>10} {'reqs':>5} {'render':>11} "
+    f"{'/metrics':>11} {'RSS':>10} {'RSS/part':>10}"
+)
+
+
+def main() -> None:
+    """Grow the broker point by point and measure at each."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    parser = argparse.ArgumentParser(prog="make bench-curve", description=__doc__)
+    parser.add_argument("--points", default=DEFAULT_POINTS)
+    parser.add_argument("--heap", default="2g", help="the broker's -Xmx")
+    parser.add_argument("--refreshes", type=int, default=3)
+    parser.add_argument("--scrapes", type=int, default=2, help="GETs per peer, incl. the first")
+    parser.add_argument("--peer-timeout", type=float, default=180.0, help="seconds per GET /metrics")
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    points = [tuple(int(n) for n in p.split("x")) for p in args.points.split(",")]
+    print(f"limits: {tune_limits(max(p for p, _ in points))}", flush=True)
+    builds = {} if args.no_peers else peers.setup()
+    jvm = (*(o for o in BROKER_JVM_OPTS if not o.startswith("-Xmx")), f"-Xmx{args.heap}")
+    rows: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="ble-curve-") as tmp,
+        KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS, jvm_opts=jvm) as kafka,
+    ):
+        had = (0, 0)
+        for partitions, groups in points:
+            started = time.monotonic()
+            try:
+                asyncio.run(
+                    populate.grow(kafka.bootstrap_servers, (had[0], partitions), (had[1], groups), 20, 2)
+                )
+            except Exception as exc:  # noqa: BLE001 - the curve ends here and says why
+                print(f"stopped before {partitions:,} x {groups:,}: {type(exc).__name__}: {exc}")
+                print(kafka_tail(kafka))
+                break
+            had = (partitions, groups)
+            broker_rss = kafka.rss_bytes().get(0, 0) / 2**20
+            print(
+                f"point {partitions:,} partitions x {groups:,} groups: grown in "
+                f"{time.monotonic() - started:.0f} s, broker RSS {broker_rss:.0f} MiB",
+                flush=True,
+            )
+            ours = measure(kafka.bootstrap_servers, args.refreshes, 3600)
+            rows.append(row(partitions, groups, ours))
+            print(HEAD)
+            print(rows[-1], flush=True)
+            if builds:
+                results = peers.run_all(
+                    kafka.bootstrap_servers,
+                    builds,
+                    Path(tmp),
+                    args.scrapes,
+                    lambda m: print(m, flush=True),
+                    timeout=args.peer_timeout,
+                )
+                print(peers.table(results, builds))
+                print(peers.ratios(ours, results), flush=True)
+    print("curve (ours):")
+    print(HEAD)
+    print("\n".join(rows))
+
+
+def kafka_tail(kafka: KafkaCluster) -> str:
+    """Return the end of the broker's log, where it says why it gave up."""
+    try:
+        lines = kafka.log_path(0).read_text(errors="replace").splitlines()
+    except OSError as exc:
+        return f"(no broker log: {exc})"
+    return "\n".join(lines[-8:])
+
+
+if __name__ == "__main__":
+    main()
