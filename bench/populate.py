@@ -143,8 +143,4 @@ async def grow(
     bootstrap: str, topics: tuple[int, int], groups: tuple[int, int], per_group: int, records: int
 ) -> None:
     """Grow a populated broker from (had, want) topics and (had, want) groups."""
-    if topics[0] == 0 and groups[0] == 0:
-        await create_offsets_topic(bootstrap)
-    await create_topics(bootstrap, topics[1], topics[0])
-    await produce(bootstrap, topics[1], records, topics[0])
-    await commit_groups(bootstrap, topics[1], groups[1], per_group, groups[0])
+    await populate(bootstrap, topics[1], groups[1], per_group, records, grown_from=(topics[0], groups[0]))
