@@ -5,6 +5,7 @@ environment variable `BROKER_LAG_` + its upper case, whatever section holds it.
 Descriptions are the help text of `--help` and of docs/configuration.md.
 """
 
+import os
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -490,6 +491,16 @@ class KubeOptions(Section):
         description='Read KEDA `ScaledObject`s; without the CRD they count as "not installed", not '
         "as an error.",
     )
+
+    @property
+    def enabled(self) -> bool:
+        """Return whether to read the Kubernetes API: forced on/off, or when credentials are at hand."""
+        if self.kube_mode != "auto":
+            return self.kube_mode == "on"
+        if self.kube_kubeconfig is not None or "KUBERNETES_SERVICE_HOST" in os.environ:
+            return True
+        paths = os.environ.get("KUBECONFIG", "").split(os.pathsep)
+        return any(Path(p).expanduser().is_file() for p in [*paths, "~/.kube/config"] if p)
 
 
 class RiskOptions(Section):

@@ -9,7 +9,6 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -64,16 +63,6 @@ class KubeError(SourceError):
             hint = ": credentials rejected"
         super().__init__(f"{verb} {resource.name}{where} failed{hint} ({detail})")
         self.status = status
-
-
-def kube_enabled(settings: KubeOptions) -> bool:
-    """Return whether to read the Kubernetes API: forced on/off, or when credentials are at hand."""
-    if settings.kube_mode != "auto":
-        return settings.kube_mode == "on"
-    if settings.kube_kubeconfig is not None or "KUBERNETES_SERVICE_HOST" in os.environ:
-        return True
-    paths = os.environ.get("KUBECONFIG", "").split(os.pathsep)
-    return any(Path(p).expanduser().is_file() for p in [*paths, "~/.kube/config"] if p)
 
 
 async def _configuration(settings: KubeOptions) -> client.Configuration:
