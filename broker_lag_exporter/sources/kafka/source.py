@@ -131,6 +131,8 @@ class KafkaSource:
             kafka.lag_seconds_budget, kafka.lag_seconds_fetch_bytes, poll.max_concurrent_requests
         )
         self._last_leader: dict[TopicPartition, BrokerId] = {}
+        # The last Metadata answer's partitions, as decoded (before any leader memory is added).
+        self._last_metadata: dict[TopicPartition, Partition] = {}
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, tuple[int, float]] = {}
         self._max_age = poll.max_data_age_seconds
@@ -158,7 +160,8 @@ class KafkaSource:
         """
         conn = self._conn
         conn.reset_counters()
-        meta = await fetch_metadata(conn, self._keep_topic)
+        meta = await fetch_metadata(conn, self._keep_topic, self._last_metadata)
+        self._last_metadata = meta.partitions
         partitions = self._remember_leaders(meta.partitions)
         topics = {topic for topic, _ in meta.partitions}
         configs = self._configs.latest(topics)
