@@ -1,7 +1,6 @@
 """Topic configs the risk checks read, with DescribeConfigs: only the few keys needed, off the lag path."""
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 
@@ -78,7 +77,7 @@ class TopicConfigs:
         self._known: dict[str, dict[str, str]] = {}
         self._read_at = -float("inf")
         self._task: asyncio.Task[None] | None = None
-        # Topics the last finished refresh failed to read (its errors, not a poll's).
+        # Errors of the last finished refresh (0: it read every topic it asked for).
         self.failed = 0
 
     def latest(self, topics: Collection[str]) -> dict[str, dict[str, str]]:
@@ -92,12 +91,15 @@ class TopicConfigs:
                 self._task = asyncio.create_task(self._refresh(wanted, now if stale else None))
         return dict(self._known)
 
-    async def settled(self, topics: Collection[str]) -> dict[str, dict[str, str]]:
-        """Wait for the refresh under way, if any; return the known configs of `topics`."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+    def known(self, topics: Collection[str]) -> dict[str, dict[str, str]]:
+        """Return the known configs of `topics`, starting nothing."""
         return {t: c for t, c in self._known.items() if t in topics}
+
+    async def settled(self) -> None:
+        """Wait for the refresh under way, if any (a caller's deadline leaves the refresh running)."""
+        if self._task is not None and not self._task.done():
+            # wait(), not await: the caller's cancellation propagates, the refresh's never does.
+            await asyncio.wait({self._task})
 
     @property
     def errors_total(self) -> Mapping[str, int]:
@@ -127,6 +129,5 @@ class TopicConfigs:
         """Stop a refresh under way and close the connection (a lane's closes with its owner)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})
         await self._conn.close()

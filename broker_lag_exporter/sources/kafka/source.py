@@ -1,6 +1,7 @@
 """KafkaSource: one poll = metadata, then consumer groups and committed offsets, then end offsets."""
 
 import asyncio
+import contextlib
 import re
 import time
 import zlib
@@ -121,7 +122,8 @@ class KafkaSource:
         wait_for_topic_configs: bool = False,
     ) -> None:
         self._options = kafka
-        self._wait_for_configs = wait_for_topic_configs
+        # `once` waits for configs as long as the poll used to: one request deadline in all.
+        self._wait_for_configs = poll.request_timeout_seconds if wait_for_topic_configs else None
         self._concurrency = poll.max_concurrent_requests
         self._conn = KafkaConnection(kafka, poll)
         self._clock = clock
@@ -169,8 +171,11 @@ class KafkaSource:
         taken_at = self._wall_clock()  # offsets were just read: the "now" of lag in seconds
         times, time_errors = await self._record_times.read(conn, partitions, end_offsets, groups, taken_at)
         rebalances, recent = self._rebalances.observe(groups, taken_at)
-        if self._wait_for_configs:
-            configs = await self._configs.settled(topics)
+        if self._wait_for_configs is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._wait_for_configs):
+                    await self._configs.settled()
+            configs = self._configs.known(topics)
         missing = await self._missing_acls(topics, len(groups), configs)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
@@ -268,7 +273,7 @@ class KafkaSource:
 
     async def topic_configs_settled(self) -> None:
         """Wait for the topic configs refresh under way, if any (the next poll then carries them)."""
-        await self._configs.settled(())
+        await self._configs.settled()
 
     async def close(self) -> None:
         """Stop the topic configs refresh and close broker connections."""

@@ -172,3 +172,15 @@ async def test_once_waits_for_the_configs_it_started():
     snapshot = await source.collect()
     assert snapshot.topic_configs == {"t": {"min.insync.replicas": "2"}}
     await source.close()
+
+
+async def test_once_waits_for_hanging_configs_one_request_deadline_only():
+    conn = SlowConfigs("hang")
+    settings = load_settings(bootstrap_servers="k:9092", lag_seconds_budget=0, request_timeout_seconds=0.2)
+    source = KafkaSource(settings.kafka, settings.poll, settings.export, wait_for_topic_configs=True)
+    source._conn = source._configs._conn = conn  # type: ignore[assignment]
+    async with asyncio.timeout(2):
+        snapshot = await source.collect()
+    assert snapshot.end_offsets == {("t", 0): 10}
+    assert snapshot.topic_configs == {}
+    await source.close()
