@@ -63,15 +63,19 @@ class JvmTargets:
         return found
 
 
-def build_sources(settings: Settings, store: Store) -> list[Source[Any]]:
-    """Return every source the settings enable, each with only its own options."""
+def build_sources(settings: Settings, store: Store, *, once: bool = False) -> list[Source[Any]]:
+    """Return every source the settings enable, each with only its own options.
+
+    `once` makes the Kafka poll wait for topic configs: there is no later poll to carry them.
+    """
     poll = settings.poll
     if settings.kafka.ssl_insecure_skip_verify:
         log.warning(
             "INSECURE: the brokers' TLS certificates are NOT verified (--ssl-insecure-skip-verify); "
             "anyone on the network path can read and alter what the exporter reads"
         )
-    sources: list[Source[Any]] = [KafkaSource(settings.kafka, poll, settings.export)]
+    kafka = KafkaSource(settings.kafka, poll, settings.export, wait_for_topic_configs=once)
+    sources: list[Source[Any]] = [kafka]
     if settings.jvm.enabled:
         sources.append(JvmSource(settings.jvm, poll, JvmTargets(store, settings.jvm)))
     if settings.kube.enabled:
@@ -189,7 +193,7 @@ async def serve(settings: Settings) -> int:
 async def once(settings: Settings) -> tuple[bytes, bool]:
     """Poll every source once, together; return the exposition and whether every source succeeded."""
     store = Store(settings.poll.max_data_age_seconds)
-    sources = build_sources(settings, store)
+    sources = build_sources(settings, store, once=True)
     deadline = settings.poll.collect_timeout_seconds
     try:
         async with asyncio.TaskGroup() as tg:

@@ -173,8 +173,8 @@ class KafkaOptions(Section):
     topic_configs_refresh_seconds: Seconds = Field(
         300.0,
         description="Topic configs change rarely and DescribeConfigs is costly for brokers: every "
-        "topic's configs are re-read this often; a topic new since the last read is read on the "
-        "next poll.",
+        "topic's configs are re-read this often, in the background (the lag poll never waits for "
+        "them); a topic new or unread since the last read is read when the next poll sees it.",
     )
     lag_seconds_budget: int = Field(
         2000,

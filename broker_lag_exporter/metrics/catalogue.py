@@ -402,7 +402,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _m(
         "broker_lag_exporter_kafka_requests",
         "gauge",
-        "Kafka requests sent in the last poll.",
+        "Kafka requests sent in the last poll (the topic configs refresh runs apart and is not counted).",
         source="exporter",
     ),
     _m(

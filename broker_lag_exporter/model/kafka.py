@@ -100,8 +100,10 @@ class KafkaSnapshot:
     `known_brokers` holds ids that are live, named in replica lists, or were
     seen live recently: the ones that must be exported even when down.
     `errors` counts failed requests of this poll by kind, `errors_total` those of
-    every poll since the source started. `topic_configs` holds
-    the configs the risk checks read, per topic (absent: DescribeConfigs failed).
+    every poll since the source started, plus those of the topic configs
+    refresh (`describe_configs`), which runs apart from the polls.
+    `topic_configs` holds the configs the risk checks read, per topic (absent:
+    not read yet, or DescribeConfigs failed).
     `taken_at` is the Unix time the committed offsets were read: the "now" of
     lag in seconds. `record_times` holds, per lagging group x partition, the
     timestamp of its oldest unconsumed record; `record_time_errors` why one

@@ -30,20 +30,24 @@ def replication_factors(kafka: KafkaSnapshot) -> dict[str, int]:
 def risky_topics(kafka: KafkaSnapshot) -> dict[Check, list[str]]:
     """Return, per topic check that could be evaluated, the topics it fires on (sorted).
 
-    The config checks are evaluated only when DescribeConfigs answered for at
-    least one topic, and only over the topics it answered for.
+    The config checks fire on the topics whose configs are known, but say "no
+    topic" only once every topic's configs are known: configs are read in the
+    background (none in the first snapshot) and a failed read leaves a topic
+    out, and a topic not read yet may be the one that would fire.
     """
     factors = replication_factors(kafka)
     out = {TOPIC_REPLICATION_FACTOR_ONE: sorted(t for t, rf in factors.items() if rf == 1)}
     configs = {t: c for t, c in kafka.topic_configs.items() if t in factors}
-    if configs:
-        out[TOPIC_MIN_INSYNC_NOT_BELOW_RF] = sorted(
+    complete = len(configs) == len(factors)
+    found = {
+        TOPIC_MIN_INSYNC_NOT_BELOW_RF: sorted(
             t for t, c in configs.items() if _int(c.get("min.insync.replicas")) >= factors[t]
-        )
-        out[UNCLEAN_LEADER_ELECTION] = sorted(
+        ),
+        UNCLEAN_LEADER_ELECTION: sorted(
             t for t, c in configs.items() if c.get("unclean.leader.election.enable", "").lower() == "true"
-        )
-    return out
+        ),
+    }
+    return out | {check: topics for check, topics in found.items() if topics or complete}
 
 
 def _int(value: str | None) -> int:

@@ -19,7 +19,16 @@ from bundle.alerts import load_groups
 from bundle.render import CHART_DIR, DASHBOARD_DIR, DEPLOY_DIR, RBAC, ROOT
 from harness.certs import CertificateAuthority
 from harness.kube import KubeApiServer
-from tests.integration.test_deploy import CRD_FILES, KUBERNETES_VERSION, _crd, _path, _render, _strict, _tools
+from tests.integration.test_deploy import (
+    CRD_FILES,
+    KUBERNETES_VERSION,
+    _crd,
+    _path,
+    _render,
+    _strict,
+    _tools,
+    _workload,
+)
 
 Doc = dict[str, Any]
 RELEASE, NAMESPACE = "broker-lag-exporter", "monitoring"
@@ -219,6 +228,55 @@ def test_the_default_chart_and_the_kustomize_base_run_the_same_workload(
     )
 
 
+def _settings_of(docs: tuple[Doc, ...], monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap" and "BROKER_LAG_BOOTSTRAP_SERVERS" in d["data"]]
+    with monkeypatch.context() as patched:
+        for key, value in (config["data"] | env).items():
+            patched.setenv(key, value)
+        return load_settings().model_dump()
+
+
+def test_the_sharded_chart_and_the_sharded_overlay_run_the_same_workload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chart, overlay = _template("sharded"), _render("sharded")
+    assert "Deployment" not in {d["kind"] for d in chart}
+    sets = [copy.deepcopy(_workload(docs)) for docs in (chart, overlay)]
+    assert [s["kind"] for s in sets] == ["StatefulSet", "StatefulSet"]
+    fields = ("replicas", "revisionHistoryLimit", "podManagementPolicy", "serviceName")
+    specs = [{f: s["spec"][f] for f in fields} for s in sets]
+    assert specs[0] == specs[1]
+    assert sets[0]["spec"]["serviceName"] == _one(chart, "Service")["metadata"]["name"]
+    pods = [s["spec"]["template"]["spec"] for s in sets]
+    for pod in pods:
+        for container in pod["containers"]:
+            container.pop("image")
+            container["envFrom"][0]["configMapRef"].pop("name")
+    assert pods[0] == pods[1]
+    # Each pod takes the shard of its ordinal, with the same options as the overlay's.
+    for ordinal in range(3):
+        pod_name = {"POD_NAME": f"broker-lag-exporter-{ordinal}"}
+        settings = [_settings_of(docs, monkeypatch, **pod_name) for docs in (chart, overlay)]
+        assert settings[0] == settings[1]
+        assert (settings[0]["shard_index"], settings[0]["shard_count"]) == (ordinal, 3)
+    # The same rules as one exporter's: they add the shards up (job:broker_lag_exporter_shards:complete).
+    assert _one(chart, "PrometheusRule")["spec"]["groups"] == load_groups()
+    monitor = _one(chart, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+    assert monitor.items() <= sets[0]["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_shard_options_come_from_shards_only() -> None:
+    for bad, error in (
+        (["--set", "shards=0"], "shards must be 1"),
+        (["--set", "config.SHARD_COUNT=3"], "set shards, not config.SHARD_INDEX or config.SHARD_COUNT"),
+    ):
+        proc = subprocess.run(
+            [_helm(), "template", RELEASE, str(CHART_DIR), *bad], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode != 0
+        assert error in proc.stderr
+
+
 def test_rules_and_dashboards_are_the_shipped_ones() -> None:
     docs = _template("default")
     assert _one(docs, "PrometheusRule")["spec"]["groups"] == load_groups()
@@ -260,7 +318,7 @@ def test_server_side_dry_run_apply_accepts_everything(kube: KubeApiServer, name:
 @pytest.mark.kube
 @pytest.mark.parametrize("name", sorted(VALUES))
 def test_restricted_namespace_admits_the_exporter_pod(kube: KubeApiServer, name: str) -> None:
-    template = _one(_template(name), "Deployment")["spec"]["template"]
+    template = _workload(_template(name))["spec"]["template"]
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",

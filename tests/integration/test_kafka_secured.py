@@ -230,6 +230,9 @@ async def test_removing_one_acl_makes_the_exporter_name_it(secured, operation, r
             source = KafkaSource(s.kafka, s.poll, s.export)
             try:
                 with capture_logs() as logs:
+                    await source.collect()
+                    # Topic configs are read in the background: the next poll sees how that went.
+                    await source.topic_configs_settled()
                     snapshot = await source.collect()
             finally:
                 await source.close()
@@ -237,6 +240,12 @@ async def test_removing_one_acl_makes_the_exporter_name_it(secured, operation, r
                 break
             await asyncio.sleep(0.5)
         assert snapshot.missing_acls == {(operation, resource)}
+        if operation == "DescribeConfigs":
+            # Denied configs cost the topic checks only: lag is whole, the poll did not fail.
+            assert snapshot.topic_configs == {}
+            assert snapshot.errors_total["describe_configs"] >= 1
+            assert {g.name for g in snapshot.groups} == {"sec-billing", "sec-audit"}
+            assert all(snapshot.end_offsets["sec-orders", p] == 30 for p in range(3))
         warning = next(e for e in logs if e["event"] == "kafka ACLs missing")
         assert warning["problem"] == (
             f"the brokers deny User:{USER} {operation} on {resource}s: grant with kafka-acls --add "

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aiokafka.client import AIOKafkaClient
+from aiokafka.client import AIOKafkaClient, ConnectionGroup
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
@@ -78,6 +78,10 @@ class KafkaConnection:
 
     def __init__(self, kafka: KafkaOptions, poll: PollOptions) -> None:
         self._options = kafka
+        self._poll = poll
+        # A lane shares its owner's client (bootstrap, login, token) on sockets of its own.
+        self._owner: KafkaConnection | None = None
+        self._group = ConnectionGroup.DEFAULT
         self._deadline = poll.request_timeout_seconds
         self._metadata_age = max(poll.poll_interval_seconds, 30)
         self._client: AIOKafkaClient | None = None
@@ -88,6 +92,16 @@ class KafkaConnection:
         self.requests = 0
         self.errors: Counter[str] = Counter()
         self.errors_total: Counter[str] = Counter()
+
+    def lane(self) -> "KafkaConnection":
+        """Return this client on one more connection per broker, with counters of its own.
+
+        A broker answers one connection's requests in order: requests sent on a
+        lane (slow DescribeConfigs) never queue ahead of those sent here.
+        """
+        lane = KafkaConnection(self._options, self._poll)
+        lane._owner, lane._group = self, ConnectionGroup.COORDINATION
+        return lane
 
     def reset_counters(self) -> None:
         """Start counting a new poll (and count polls in a row in which no broker answered)."""
@@ -101,6 +115,8 @@ class KafkaConnection:
         self._background += 1
 
     async def _connect(self) -> AIOKafkaClient:
+        if self._owner is not None:
+            return await self._owner._connect()
         if self._client is not None and self._unanswered >= REBOOTSTRAP_AFTER:
             log.warning("no known broker answers; bootstrapping again", polls=self._unanswered)
             self._unanswered = 0
@@ -116,6 +132,10 @@ class KafkaConnection:
             with connect_errors() as refused:
                 async with asyncio.timeout(self._deadline):
                     await client.bootstrap()
+        except asyncio.CancelledError:
+            # Cancelled mid-bootstrap (close() during a topic configs refresh): no socket left open.
+            await client.close()
+            raise
         except (KafkaError, OSError, TimeoutError) as exc:
             await client.close()
             found = rejection(self._options, refused)
@@ -156,7 +176,7 @@ class KafkaConnection:
         self.requests += 1
         try:
             async with asyncio.timeout(self._deadline):
-                answer = await client.send(node, request)
+                answer = await client.send(node, request, group=self._group)
         except (NotImplementedError, IncompatibleBrokerVersion) as exc:
             # aiokafka's version negotiation found no common version (an older broker).
             self.requests -= 1
@@ -174,7 +194,7 @@ class KafkaConnection:
             self.errors_total[kind] += n
 
     async def close(self) -> None:
-        """Close every connection."""
+        """Close every connection (a lane's are closed with its owner's)."""
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()

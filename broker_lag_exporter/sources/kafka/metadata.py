@@ -1,6 +1,6 @@
 """Cluster metadata: live brokers and, per partition, leader, replicas, ISR and offline replicas."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiokafka.protocol.metadata import MetadataRequest
@@ -27,10 +27,16 @@ class Metadata:
     partitions: dict[TopicPartition, Partition]
 
 
-async def fetch_metadata(conn: KafkaConnection, keep_topic: Callable[[str], bool]) -> Metadata:
+async def fetch_metadata(
+    conn: KafkaConnection,
+    keep_topic: Callable[[str], bool],
+    last: Mapping[TopicPartition, Partition] | None = None,
+) -> Metadata:
     """Fetch all topics' metadata without ever creating a topic.
 
     A failure here fails the poll: nothing else can be attributed without it.
+    `last` is the previous answer's partitions: an unchanged one is reused, not
+    built again (most partitions are unchanged between polls).
     """
     # allow_auto_topic_creation=False: a metadata read must never create topics.
     request = MetadataRequest(topics=None, allow_auto_topic_creation=False)
@@ -40,6 +46,7 @@ async def fetch_metadata(conn: KafkaConnection, keep_topic: Callable[[str], bool
         for node_id, host, port, rack in response.brokers
     }
     partitions: dict[TopicPartition, Partition] = {}
+    known = last or {}
     for topic_error, topic, _internal, topic_partitions in response.topics:
         if topic_error or not keep_topic(topic):
             if topic_error:
@@ -49,7 +56,13 @@ async def fetch_metadata(conn: KafkaConnection, keep_topic: Callable[[str], bool
             if error not in _USABLE_PARTITION_ERRORS:
                 conn.count_error("metadata")
                 continue
-            partitions[topic, index] = Partition(
-                leader=leader, replicas=tuple(replicas), isr=tuple(isr), offline=tuple(offline)
-            )
+            p = known.get((topic, index))
+            # 10k partitions a poll: compare the decoded lists in place, build only what changed.
+            if p is None or p.leader != leader or not _same(p, replicas, isr, offline):
+                p = Partition(leader, tuple(replicas), tuple(isr), tuple(offline))
+            partitions[topic, index] = p
     return Metadata(brokers, response.controller_id, partitions)
+
+
+def _same(p: Partition, replicas: list[int], isr: list[int], offline: list[int]) -> bool:
+    return list(p.replicas) == replicas and list(p.isr) == isr and list(p.offline) == offline

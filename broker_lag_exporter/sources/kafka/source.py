@@ -1,12 +1,13 @@
 """KafkaSource: one poll = metadata, then consumer groups and committed offsets, then end offsets."""
 
 import asyncio
+import contextlib
 import re
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
-from typing import TypeVar
 
 import structlog
 
@@ -21,7 +22,7 @@ from broker_lag_exporter.model.kafka import (
 )
 from broker_lag_exporter.sources.kafka.auth import principal
 from broker_lag_exporter.sources.kafka.client import KafkaConnection
-from broker_lag_exporter.sources.kafka.configs import fetch_topic_configs
+from broker_lag_exporter.sources.kafka.configs import TopicConfigs
 from broker_lag_exporter.sources.kafka.groups import fetch_groups
 from broker_lag_exporter.sources.kafka.metadata import fetch_metadata
 from broker_lag_exporter.sources.kafka.offsets import EARLIEST, fetch_end_offsets
@@ -30,8 +31,6 @@ from broker_lag_exporter.sources.kafka.rebalances import Rebalances
 from broker_lag_exporter.sources.kafka.timestamps import RecordTimes
 
 log = structlog.get_logger(__name__)
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 def name_filter(allow: str, deny: str) -> Callable[[str], bool]:
@@ -43,15 +42,6 @@ def name_filter(allow: str, deny: str) -> Callable[[str], bool]:
 def in_shard(group: str, index: int, count: int) -> bool:
     """Return whether a group belongs to this shard (a stable hash, same in every process)."""
     return count == 1 or zlib.crc32(group.encode()) % count == index
-
-
-def carry_forward(keys: Iterable[K], fresh: Mapping[K, V], last: Mapping[K, V]) -> dict[K, V]:
-    """Return this poll's value for every key, keeping the last known one where none was read.
-
-    Keys that are gone (deleted topics) are forgotten. For topic configs, which
-    are only re-read every few minutes.
-    """
-    return {k: fresh[k] if k in fresh else last[k] for k in keys if k in fresh or k in last}
 
 
 def carry_end_offsets(
@@ -128,8 +118,12 @@ class KafkaSource:
         export: ExportOptions,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        *,
+        wait_for_topic_configs: bool = False,
     ) -> None:
         self._options = kafka
+        # `once` waits for configs as long as the poll used to: one request deadline in all.
+        self._wait_for_configs = poll.request_timeout_seconds if wait_for_topic_configs else None
         self._concurrency = poll.max_concurrent_requests
         self._conn = KafkaConnection(kafka, poll)
         self._clock = clock
@@ -139,13 +133,21 @@ class KafkaSource:
             kafka.lag_seconds_budget, kafka.lag_seconds_fetch_bytes, poll.max_concurrent_requests
         )
         self._last_leader: dict[TopicPartition, BrokerId] = {}
+        # The last Metadata answer's partitions, as decoded (before any leader memory is added).
+        self._last_metadata: dict[TopicPartition, Partition] = {}
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, tuple[int, float]] = {}
         self._max_age = poll.max_data_age_seconds
-        self._configs_budget = poll.request_timeout_seconds
         self._groups: dict[str, tuple[Group, float]] = {}
-        self._configs: dict[str, dict[str, str]] = {}
-        self._configs_read_at = -float("inf")
+        # Sockets of their own: brokers answer one connection's requests in order.
+        self._configs = TopicConfigs(
+            self._conn.lane(),
+            refresh_seconds=kafka.topic_configs_refresh_seconds,
+            batch=kafka.describe_configs_batch,
+            # A refresh may run until the next full one is due; each request keeps its own deadline.
+            budget=max(poll.request_timeout_seconds, kafka.topic_configs_refresh_seconds),
+            clock=clock,
+        )
         self._missing: frozenset[tuple[str, str]] = frozenset()
         keep_group = name_filter(export.group_allow, export.group_deny)
         self._keep_topic = name_filter(export.topic_allow, export.topic_deny)
@@ -154,21 +156,27 @@ class KafkaSource:
     async def collect(self) -> KafkaSnapshot:
         """Poll metadata, then committed offsets, then end offsets; raise SourceError if metadata fails.
 
-        Topic configs are read alongside, under their own budget.
+        Topic configs are the ones known now (none in the first snapshot): they
+        are refreshed in the background and never waited for, unless
+        `wait_for_topic_configs` (`once`: no later snapshot would carry them).
         """
         conn = self._conn
         conn.reset_counters()
-        meta = await fetch_metadata(conn, self._keep_topic)
+        meta = await fetch_metadata(conn, self._keep_topic, self._last_metadata)
+        self._last_metadata = meta.partitions
         partitions = self._remember_leaders(meta.partitions)
-        async with asyncio.TaskGroup() as tg:
-            offsets = tg.create_task(self._offsets(meta.brokers, partitions))
-            configs = tg.create_task(self._topic_configs({topic for topic, _ in meta.partitions}))
-        groups, end_offsets, starts = offsets.result()
+        topics = {topic for topic, _ in meta.partitions}
+        configs = self._configs.latest(topics)
+        groups, end_offsets, starts = await self._offsets(meta.brokers, partitions)
         taken_at = self._wall_clock()  # offsets were just read: the "now" of lag in seconds
         times, time_errors = await self._record_times.read(conn, partitions, end_offsets, groups, taken_at)
         rebalances, recent = self._rebalances.observe(groups, taken_at)
-        topics = {topic for topic, _ in meta.partitions}
-        missing = await self._missing_acls(topics, len(groups), configs.result())
+        if self._wait_for_configs is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._wait_for_configs):
+                    await self._configs.settled()
+            configs = self._configs.known(topics)
+        missing = await self._missing_acls(topics, len(groups), configs)
         snapshot = KafkaSnapshot(
             brokers=meta.brokers,
             controller_id=meta.controller_id,
@@ -177,9 +185,9 @@ class KafkaSource:
             groups=groups,
             known_brokers=self._known_brokers(meta.brokers, partitions),
             errors=dict(conn.errors),
-            errors_total=dict(conn.errors_total),
+            errors_total=dict(conn.errors_total + Counter(self._configs.errors_total)),
             requests=conn.requests,
-            topic_configs=configs.result(),
+            topic_configs=configs,
             taken_at=taken_at,
             record_times=times,
             record_time_errors=time_errors,
@@ -196,7 +204,7 @@ class KafkaSource:
         self, topics: set[str], groups: int, configs: Mapping[str, object]
     ) -> frozenset[tuple[str, str]]:
         """Return the ACLs the brokers deny us, logged once each time the set changes."""
-        unread = sorted(topics - configs.keys()) if self._conn.errors.get("describe_configs") else []
+        unread = sorted(topics - configs.keys()) if self._configs.failed else []
         missing = await missing_acls(
             self._conn, topics_seen=len(topics), groups_seen=groups, configs_missing=unread
         )
@@ -232,31 +240,6 @@ class KafkaSource:
         )
         return groups, served, starts.result()
 
-    async def _topic_configs(self, topics: set[str]) -> dict[str, dict[str, str]]:
-        """Return topic configs, re-reading all of them only every few minutes.
-
-        DescribeConfigs is costly for brokers, and a broker answers one
-        connection's requests in order: reading 10,000 topics' configs every poll
-        would delay the OffsetFetch requests that lag depends on. The read gets
-        request_timeout_seconds in all; past it, what was read is kept and the
-        rest keeps its last configs.
-        """
-        now = self._clock()
-        stale = now - self._configs_read_at >= self._options.topic_configs_refresh_seconds
-        wanted = topics if stale else topics - self._configs.keys()
-        fresh: dict[str, dict[str, str]] = {}
-        try:
-            # Their own budget, not the poll's: lag must never wait long for configs.
-            async with asyncio.timeout(self._configs_budget):
-                await fetch_topic_configs(self._conn, wanted, self._options.describe_configs_batch, fresh)
-        except TimeoutError:
-            # Topics not read keep their last configs; new ones are asked for next poll.
-            self._conn.count_error("describe_configs", len(wanted) - len(fresh))
-        if stale:
-            self._configs_read_at = now
-        self._configs = carry_forward(topics, fresh, self._configs)
-        return self._configs
-
     def _remember_leaders(
         self, partitions: dict[TopicPartition, Partition]
     ) -> dict[TopicPartition, Partition]:
@@ -288,6 +271,11 @@ class KafkaSource:
         in_replicas = {r for p in partitions.values() for r in p.replicas}
         return frozenset(self._last_seen) | in_replicas
 
+    async def topic_configs_settled(self) -> None:
+        """Wait for the topic configs refresh under way, if any (the next poll then carries them)."""
+        await self._configs.settled()
+
     async def close(self) -> None:
-        """Close broker connections."""
+        """Stop the topic configs refresh and close broker connections."""
+        await self._configs.close()
         await self._conn.close()

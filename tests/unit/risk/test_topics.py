@@ -46,6 +46,16 @@ def test_replication_factor_is_the_widest_replica_set():
         ),
         ({"a": 1, "b": 3}, {}, {"topic_replication_factor_one": True}),  # configs unknown: not evaluated
         (
+            {"a": 3, "b": 3},
+            {"a": {"min.insync.replicas": "2"}},  # b's configs not read (yet): not "fine"
+            {"topic_replication_factor_one": False},
+        ),
+        (
+            {"a": 2, "b": 3},
+            {"a": {"min.insync.replicas": "2"}},  # a fires whatever b's configs are
+            {"topic_replication_factor_one": False, "topic_min_insync_not_below_rf": True},
+        ),
+        (
             {"a": 2},
             {"a": {"min.insync.replicas": "2", "unclean.leader.election.enable": "true"}},
             {
@@ -85,6 +95,8 @@ def test_replication_factor_is_the_widest_replica_set():
     ids=[
         "fine",
         "rf1-without-configs",
+        "some-configs-unknown",
+        "some-unknown-one-firing",
         "min-isr-equals-rf-and-unclean",
         "min-isr-above-rf",
         "unreadable-value",

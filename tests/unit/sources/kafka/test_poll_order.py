@@ -23,6 +23,9 @@ class Recording:
     def count_error(self, kind: str, n: int = 1) -> None:
         self.errors[kind] += n
 
+    async def close(self) -> None:
+        pass
+
     async def send_any(self, request: Any, kind: str) -> Any:
         self.kinds.append(kind)
         if kind == "metadata":
@@ -49,8 +52,9 @@ async def test_committed_offsets_are_read_before_end_offsets():
     settings = load_settings(bootstrap_servers="k:9092", lag_seconds_budget=0)
     source = KafkaSource(settings.kafka, settings.poll, settings.export)
     conn = Recording()
-    source._conn = conn  # type: ignore[assignment]
+    source._conn = source._configs._conn = conn  # type: ignore[assignment]
     snapshot = await source.collect()
+    await source._configs.close()
     # End offsets read after the commits they are compared to: lag is never biased low by the
     # time between the two reads (a commit landing in between made it 0 before).
     assert max(i for i, k in enumerate(conn.kinds) if k == "offset_fetch") < conn.kinds.index("list_offsets")
