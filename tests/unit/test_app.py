@@ -66,3 +66,13 @@ def test_kube_auto_mode_follows_the_credentials_at_hand(
     monkeypatch.setenv("KUBECONFIG", "")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     assert kube().enabled
+
+
+def test_favour_scrapes_shortens_the_gil_switch_interval() -> None:
+    out = run_python("""
+        import sys
+        from broker_lag_exporter.app import SWITCH_INTERVAL_SECONDS, favour_scrapes
+        favour_scrapes()
+        print(sys.getswitchinterval() == SWITCH_INTERVAL_SECONDS < 0.005)
+    """)
+    assert out == "True"
