@@ -68,7 +68,7 @@ def is_malformed(obj: object) -> bool:
 
 
 EVENT_TYPES = st.one_of(st.sampled_from(["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]), HOSTILE)
-OBJECTS = st.one_of(hostile_objects().filter(lambda c: c[0] == "pod").map(lambda c: c[1]), HOSTILE)
+OBJECTS = st.one_of(hostile_objects(("pod",)).map(lambda c: c[1]), HOSTILE)
 EVENTS = st.fixed_dictionaries({"type": EVENT_TYPES, "object": OBJECTS}).filter(
     lambda e: e["type"] != "ERROR"
 )
