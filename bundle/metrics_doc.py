@@ -60,7 +60,8 @@ Per broker, `broker_lag_exporter_jvm_scrape_up` is 0 when its page could not be 
 `--request-timeout-seconds`), `connection` (refused, reset, DNS), `http_status` (not 200), `too_large`
 (over `--jvm-max-page-bytes`), `truncated` (body shorter than announced, or cut mid-line),
 `not_prometheus_text` (HTML, JSON, or unparsable lines), `missing_series` (no heap, non-heap or direct
-series). The memory series of that broker are absent until its page is readable again.
+series, or one whose value is not a finite, non-negative number of bytes). The memory series of that
+broker are absent until its page is readable again.
 """,
 }
 HEADER = """# Metric reference

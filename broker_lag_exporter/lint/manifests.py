@@ -36,6 +36,9 @@ STRIMZI_DATA = "/var/lib/kafka/data"
 STRIMZI_API = "kafka.strimzi.io/"
 CONFLUENT_API = "platform.confluent.io/"
 CONFLUENT_DATA = "/mnt/data/data0"
+# Brokers are modelled one pod per replica and the placement rules compare every pair: a typo such as
+# `replicas: 100000` would keep lint busy for hours. No Kafka cluster has this many brokers.
+MAX_REPLICAS = 1000
 
 
 class ManifestError(Exception):
@@ -81,9 +84,18 @@ def load_documents(paths: Sequence[Path]) -> list[tuple[dict[str, Any], str]]:
                 continue
             if not isinstance(doc, dict):
                 raise ManifestError(f"{path}: a document is not a mapping")
-            items = doc.get("items") if doc.get("kind", "").endswith("List") else [doc]
-            docs.extend((item, str(path)) for item in items or [] if isinstance(item, dict))
+            items = doc.get("items") if str(doc.get("kind") or "").endswith("List") else [doc]
+            docs.extend((item, str(path)) for item in _items(items) if isinstance(item, dict))
     return docs
+
+
+def _items(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _object(value: object) -> dict[str, Any]:
+    """Return the value if it is a mapping, else an empty one: a mistyped field reads as absent."""
+    return value if isinstance(value, dict) else {}
 
 
 def inventory(docs: Iterable[tuple[dict[str, Any], str]]) -> Inventory:
@@ -92,7 +104,10 @@ def inventory(docs: Iterable[tuple[dict[str, Any], str]]) -> Inventory:
     docs = list(docs)
     inv.files = list(dict.fromkeys(path for _, path in docs))
     clusters = {
-        (str(d.get("metadata", {}).get("namespace") or "default"), str(d.get("metadata", {}).get("name"))): d
+        (
+            str(_object(d.get("metadata")).get("namespace") or "default"),
+            str(_object(d.get("metadata")).get("name")),
+        ): d
         for d, _ in docs
         if d.get("kind") == "Kafka" and _api(d).startswith(STRIMZI_API)
     }
@@ -102,7 +117,7 @@ def inventory(docs: Iterable[tuple[dict[str, Any], str]]) -> Inventory:
         where = f"{path}: {kind} {meta.get('name', '?') if isinstance(meta, dict) else '?'}"
         try:
             _add(inv, kind, doc, path, clusters)
-        except (MalformedObjectError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        except (MalformedObjectError, KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
             raise ManifestError(f"{where}: {exc}") from exc
     return inv
 
@@ -165,8 +180,19 @@ def workload_pods(doc: Mapping[str, Any]) -> list[Pod]:
         owner=Workload(kind, name),
         spec=parse_pod_spec(template.get("spec") or {}),
     )
-    replicas = int((doc.get("spec") or {}).get("replicas", 1)) if kind == "StatefulSet" else 1
+    replicas = _replicas(doc.get("spec") or {}) if kind == "StatefulSet" else 1
     return [replace(pod, name=f"{name}-{i}") for i in range(replicas)] if kind == "StatefulSet" else [pod]
+
+
+def _replicas(spec: Mapping[str, Any]) -> int:
+    value = spec.get("replicas", 1)
+    try:
+        replicas = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # a list, "three", .nan, .inf
+        raise MalformedObjectError(f"replicas {value!r} is not an integer") from exc
+    if replicas > MAX_REPLICAS:
+        raise MalformedObjectError(f"replicas {replicas}: lint models up to {MAX_REPLICAS} brokers")
+    return replicas
 
 
 def strimzi_pods(
@@ -231,7 +257,7 @@ def _strimzi_brokers(namespace: str, cluster: str, pool: str, spec: Mapping[str,
         owner=Workload("Kafka" if pool == "kafka" else "KafkaNodePool", cluster if pool == "kafka" else pool),
         spec=replace(placement, containers=(container,), volumes=volumes),
     )
-    return [replace(pod, name=f"{cluster}-{pool}-{i}") for i in range(int(spec.get("replicas", 1)))]
+    return [replace(pod, name=f"{cluster}-{pool}-{i}") for i in range(_replicas(spec))]
 
 
 def _strimzi_storage(storage: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -284,5 +310,5 @@ def confluent_pods(doc: Mapping[str, Any]) -> tuple[list[Pod], Disruption]:
         owner=Workload("Kafka", name),
         spec=replace(placement, containers=(container,), volumes={"data0": "persistentVolumeClaim"}),
     )
-    pods = [replace(pod, name=f"{name}-{i}") for i in range(int(spec.get("replicas", 1)))]
+    pods = [replace(pod, name=f"{name}-{i}") for i in range(_replicas(spec))]
     return pods, Disruption(namespace, name, Selector({"app": name}), max_unavailable=1)

@@ -87,7 +87,20 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     # Per group.
     _m("kafka_group_lag_messages", "gauge", "Lag in messages of the group over all partitions.", "group"),
-    _m("kafka_group_members", "gauge", "Members of the consumer group.", "group"),
+    _m(
+        "kafka_group_members",
+        "gauge",
+        "Members of the consumer group (absent while it cannot be described and no recent description "
+        "is known).",
+        "group",
+    ),
+    _m(
+        "kafka_group_members_age_seconds",
+        "gauge",
+        "Age of the group's members and state: 0 when described this poll, more while DescribeGroups "
+        "fails and the last good description is served (up to max_data_age_seconds).",
+        "group",
+    ),
     _m(
         "kafka_group_info",
         "info",

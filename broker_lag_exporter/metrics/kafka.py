@@ -21,6 +21,7 @@ BROKER = (
 GROUP = (
     "kafka_group_lag_messages",
     "kafka_group_members",
+    "kafka_group_members_age_seconds",
     "kafka_group_info",
     "kafka_group_committed_partitions",
     "kafka_group_uncommitted_partitions",
@@ -75,7 +76,9 @@ def group_metrics(view: LagView) -> Families:
     out = Families(GROUP)
     for row in view.groups:
         g = row.group
-        out.add("kafka_group_members", (g.name,), len(g.members))
+        if g.members_age_seconds is not None:  # not described: unknown, not a false 0
+            out.add("kafka_group_members", (g.name,), len(g.members))
+            out.add("kafka_group_members_age_seconds", (g.name,), g.members_age_seconds)
         out.info("kafka_group_info", (g.name, g.state, g.protocol_type, g.coordinator))
         out.add("kafka_group_uncommitted_partitions", (g.name,), row.uncommitted_partitions)
         out.add("kafka_group_rebalances_total", (g.name,), row.rebalances)

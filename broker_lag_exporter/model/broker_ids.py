@@ -13,7 +13,10 @@ STRIMZI_KIND_LABEL = "strimzi.io/kind"
 _RULE = re.compile(
     r"^(?:(?P<ordinal>ordinal)(?P<offset>[+-]\d+)?|(?P<plain>auto|strimzi)|(?P<kv>label|annotation):(?P<key>\S+))$"
 )
-_ORDINAL = re.compile(r"-(\d+)$")
+# ASCII digits only, and few enough for a broker id (an int32): str.isdigit() and \d accept "²"
+# and "٣", and int() refuses more than 4,300 digits.
+_ORDINAL = re.compile(r"-([0-9]{1,10})$")
+_ID = re.compile(r"-?[0-9]{1,10}")
 # Repositories (registry and tag stripped) whose images run a broker by default.
 BROKER_IMAGES = frozenset(
     {
@@ -88,7 +91,7 @@ def broker_id(pod: Pod, rule: IdRule) -> tuple[BrokerId | None, str]:
         raw = values.get(rule.key)
         if raw is None:
             return None, f"no {source} {rule.key}"
-        return (int(raw), "") if raw.strip().lstrip("-").isdigit() else (None, f"{source} {rule.key}={raw!r}")
+        return (int(raw), "") if _ID.fullmatch(raw.strip()) else (None, f"{source} {rule.key}={raw!r}")
     m = _ORDINAL.search(pod.name)
     if m is None:
         return None, "pod name has no trailing -N ordinal"

@@ -58,6 +58,9 @@ class Group:
     could be read is still kept. `offsets_age_seconds` is 0 when `committed` was
     read this poll, the age of the last good read while that is served instead,
     and None when no committed offsets are known (then none are exported).
+    `members_age_seconds` is the same for `state` and `members`: 0 when the group
+    was described this poll, the age of the last good description while that is
+    served, None when neither is known (then `members` is empty but not known to be).
     """
 
     name: str
@@ -68,6 +71,7 @@ class Group:
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
     error: str | None = None
     offsets_age_seconds: float | None = 0.0
+    members_age_seconds: float | None = 0.0
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:

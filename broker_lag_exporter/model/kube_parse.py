@@ -8,7 +8,7 @@ MalformedObjectError, which callers count and skip.
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any, cast, get_args
 
 from broker_lag_exporter.model.kube import (
@@ -36,6 +36,9 @@ _SUFFIXES: dict[str, Decimal] = {
     "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18),
     "m": Decimal("0.001"), "": Decimal(1),
 }  # fmt: skip
+# The API's own quantities hold an int64 (Quantity.Value()); past it a value is a typo, and
+# "1e999999" would otherwise become a million-digit integer or overflow the decimal context.
+_MAX_QUANTITY = Decimal(2**63)
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
 _SELECTOR_TERM = re.compile(
     r"^\s*(?:(?P<not>!)\s*(?P<absent>[\w./-]+)"
@@ -84,9 +87,20 @@ def parse_quantity(value: object) -> int:
         raise MalformedObjectError(f"invalid quantity {value!r}")
     try:
         number = Decimal(match.group(1)) * _SUFFIXES[match.group(2) or ""]
-    except InvalidOperation as exc:
+    except DecimalException as exc:  # InvalidOperation ("1..2"), Overflow ("1e999999999")
         raise MalformedObjectError(f"invalid quantity {value!r}") from exc
+    if abs(number) > _MAX_QUANTITY:
+        raise MalformedObjectError(f"quantity {value!r} is out of range")
     return int(number.to_integral_value(rounding="ROUND_CEILING"))
+
+
+def _int(value: object, what: str) -> int:
+    try:
+        if isinstance(value, int | float | str):
+            return int(value)
+    except (ValueError, OverflowError) as exc:  # "three", NaN, Infinity
+        raise MalformedObjectError(f"{what} is not an integer: {value!r}") from exc
+    raise MalformedObjectError(f"{what} is not an integer: {value!r}")
 
 
 def parse_timestamp(value: object) -> float:
@@ -219,12 +233,16 @@ def parse_pod_spec(spec: object) -> PodSpec:
 def parse_pod_status(status: Mapping[str, Any]) -> PodStatus:
     """Return phase, readiness, restarts summed over containers and the latest termination reason."""
     containers = [c for c in _list(status, "containerStatuses") if isinstance(c, dict)]
-    conditions = {c.get("type"): c.get("status") for c in _list(status, "conditions") if isinstance(c, dict)}
+    conditions = {
+        c["type"]: c.get("status")
+        for c in _list(status, "conditions")
+        if isinstance(c, dict) and isinstance(c.get("type"), str)
+    }
     if "Ready" in conditions:
         ready = conditions["Ready"] == "True"
     else:
         ready = bool(containers) and all(c.get("ready") is True for c in containers)
-    restarts = sum(int(c.get("restartCount") or 0) for c in containers)
+    restarts = sum(_int(c.get("restartCount") or 0, "restartCount") for c in containers)
     terminations = [_map(_map(c, "lastState"), "terminated") for c in containers]
     latest = max((t for t in terminations if t), key=lambda t: str(t.get("finishedAt", "")), default={})
     return PodStatus(
@@ -311,7 +329,8 @@ def parse_scaled_object(obj: object) -> ScaledObject:
     target = _map(spec, "scaleTargetRef")
     triggers = []
     for trigger in _list(spec, "triggers"):
-        if not isinstance(trigger, dict) or trigger.get("type") not in KAFKA_TRIGGER_TYPES:
+        kind = trigger.get("type") if isinstance(trigger, dict) else None
+        if not isinstance(kind, str) or kind not in KAFKA_TRIGGER_TYPES:
             continue
         md = _map(trigger, "metadata")
         triggers.append(

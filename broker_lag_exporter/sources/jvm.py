@@ -115,7 +115,7 @@ def parse_memory(body: bytes, content_type: str = "text/plain") -> JvmMemory:
     values = _values(_relevant(text))
     missing = [part for part in _REQUIRED if part not in values]
     if missing:
-        raise PageError("missing_series", f"no series for {', '.join(missing)}")
+        raise PageError("missing_series", f"no usable series for {', '.join(missing)}")
     heap_max = values.get("heap_max")
     return JvmMemory(
         heap_used=values["heap_used"],
@@ -153,10 +153,29 @@ def _values(text: str) -> dict[str, float]:
                 for s in samples
                 if s.name == series.name and all(s.labels.get(k) == v for k, v in series.labels)
             ]
-            if found and not any(math.isnan(v) for v in found):
-                values[part] = math.fsum(found)
+            total = _bytes(found)
+            if total is not None:
+                values[part] = total
                 break
     return values
+
+
+def _bytes(values: list[float]) -> float | None:
+    """Return the sum of some series' bytes, or None when there are none or they are not all usable.
+
+    A JVM reports no NaN, infinite or negative byte counts (JMX's -1 "undefined"
+    max reads as no max): such a value is as good as missing, never summed into
+    the others (+Inf and -Inf, or two 1e308, made math.fsum raise). The parser
+    returns a value written without a point as an int, of any size.
+    """
+    try:
+        numbers = [float(v) for v in values]
+        total = math.fsum(numbers)
+    except (OverflowError, ValueError):  # an int past float; fsum's overflow or inf - inf
+        return None
+    if not numbers or not all(math.isfinite(v) and v >= 0 for v in numbers) or not math.isfinite(total):
+        return None
+    return total
 
 
 class JvmSource:

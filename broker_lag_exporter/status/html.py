@@ -254,12 +254,13 @@ def _groups(view: StatusView) -> str:
 def _group_row(g: GroupLine) -> str:
     on = f"broker {g.broker_id} ({g.broker_share:.0%})" if g.broker_id is not None else "—"
     state = escape(g.state) + (f'<br><small class="bad">{escape(g.error)}</small>' if g.error else "")
+    members = '<span class="muted">unknown</span>' if g.members is None else f"{g.members:,}"
     return (
         f'<tr class="group" data-group="{escape(g.group)}" data-lag="{g.lag}">'
         f'<td data-label="Group">{escape(g.group)}</td>'
         f'<td class="n" data-label="Lag"><span class="lagnum">{g.lag:,}</span></td>'
         f'<td data-label="Mostly on">{on}</td><td data-label="State">{state}</td>'
-        f'<td class="n" data-label="Members">{g.members:,}</td>'
+        f'<td class="n" data-label="Members">{members}</td>'
         f'<td class="n" data-label="Partitions">{g.partitions:,}</td></tr>'
     )
 

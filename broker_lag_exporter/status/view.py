@@ -93,7 +93,7 @@ class GroupLine:
     group: str
     lag: int
     state: str
-    members: int
+    members: int | None  # None: the group could not be described lately
     partitions: int
     broker_id: BrokerId | None
     broker_share: float
@@ -271,7 +271,7 @@ def _group_lines(
             group=g.group.name,
             lag=g.lag,
             state=g.group.state,
-            members=len(g.group.members),
+            members=None if g.group.members_age_seconds is None else len(g.group.members),
             partitions=g.committed_partitions,
             broker_id=top[g.group.name][0] if g.group.name in top else None,
             broker_share=top[g.group.name][1] / g.lag if g.group.name in top and g.lag else 0.0,

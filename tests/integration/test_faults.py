@@ -44,6 +44,10 @@ class Scrapes:
     up: list[dict[str, float]] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     coordinator: dict[str, str] = field(default_factory=dict)
+    # Per scrape: each group's state, members' age and rebalances (a failed describe must show none).
+    state: list[dict[str, str]] = field(default_factory=list)
+    members_age: list[dict[str, float]] = field(default_factory=list)
+    rebalances: list[dict[str, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self, exporter: ExporterProcess) -> None:
@@ -58,6 +62,9 @@ class Scrapes:
             lag: dict[str, float] = {}
             age: dict[str, float] = {}
             up: dict[str, float] = {}
+            state: dict[str, str] = {}
+            members_age: dict[str, float] = {}
+            rebalances: dict[str, float] = {}
             if status == 200:
                 for family in text_string_to_metric_families(body.decode()):
                     for s in family.samples:
@@ -69,6 +76,14 @@ class Scrapes:
                             up[s.labels["broker_id"]] = s.value
                         elif s.name == "kafka_group_info":
                             self.coordinator[s.labels["group"]] = s.labels["coordinator_id"]
+                            state[s.labels["group"]] = s.labels["state"]
+                        elif s.name == "kafka_group_members_age_seconds":
+                            members_age[s.labels["group"]] = s.value
+                        elif s.name == "kafka_group_rebalances_total":
+                            rebalances[s.labels["group"]] = s.value
+            self.state.append(state)
+            self.members_age.append(members_age)
+            self.rebalances.append(rebalances)
             self.lag.append(lag)
             self.age.append(age)
             self.up.append(up)
@@ -179,9 +194,13 @@ def test_coordinator_sigkill_keeps_every_group_lag_exact(
     wrong = scrapes.wrong(oracle)
     non_200 = [s for s in scrapes.statuses if s != 200]
     peak_age = max((a.get(g, 0) for a in scrapes.age for g in victim_groups), default=0)
+    peak_members_age = max((a.get(g, 0) for a in scrapes.members_age for g in victim_groups), default=0)
+    unknown = [(i, g) for i, states in enumerate(scrapes.state) for g, s in states.items() if s == "Unknown"]
+    rebalanced = [(i, g, n) for i, counts in enumerate(scrapes.rebalances) for g, n in counts.items() if n]
     print(
         f"victim broker {victim}: {len(scrapes.lag)} scrapes ({before} before the kill), "
-        f"{len(wrong)} wrong lag samples, {len(non_200)} non-200, peak offsets age {peak_age:.1f}s"
+        f"{len(wrong)} wrong lag samples, {len(non_200)} non-200, peak offsets age {peak_age:.1f}s, "
+        f"peak members age {peak_members_age:.1f}s"
     )
     assert code == 0, exporter.log_tail()
     assert recovered, "every group read again after the failover"
@@ -191,6 +210,9 @@ def test_coordinator_sigkill_keeps_every_group_lag_exact(
     assert not wrong, wrong[:10]
     assert peak_age > 0, "offsets were served from the last good read while no coordinator answered"
     assert all(scrapes.age[-1][g] == 0 for g in oracle)
+    # Groups that could not be described kept their last good state, and no failover counted as a rebalance.
+    assert not unknown, unknown[:10]
+    assert not rebalanced, rebalanced[:10]
 
 
 def test_coordinator_sigstop_hang_keeps_lag_exact_and_scrapes_fast(

@@ -61,7 +61,8 @@ async def fetch_groups(
     the last poll to their coordinator and protocol type: one that no broker
     lists is still polled unless its coordinator and every other broker
     answered ListGroups (a failed broker never makes its groups vanish).
-    A group whose offsets could not be read has `offsets_age_seconds` None.
+    A group whose offsets could not be read has `offsets_age_seconds` None, one
+    that could not be described `members_age_seconds` None.
     """
     brokers = list(brokers)
     found, answered = await _list_groups(conn, brokers)
@@ -89,6 +90,7 @@ async def fetch_groups(
                 committed=read.committed,
                 error=read.error or d.error,
                 offsets_age_seconds=None if read.unread else 0.0,
+                members_age_seconds=None if d.error else 0.0,
             )
         )
     return tuple(sorted(groups, key=lambda g: g.name))
@@ -189,8 +191,15 @@ async def _describe_new_protocol(
 ) -> None:
     try:
         response = await conn.send(broker, ConsumerGroupDescribeRequest(names), "describe_groups")
-    except RequestError:
-        return  # keep the DescribeGroups error already recorded for these groups
+    except UnsupportedRequestError:
+        return  # a broker without KIP-848 groups: what DescribeGroups said stands
+    except RequestError as exc:
+        # Keep the DescribeGroups errors; a "Dead" answer may be a KIP-848 group
+        # DescribeGroups cannot see, so it is unknown, not an empty dead group.
+        for name in names:
+            if into[name].error is None:
+                into[name] = _Described("Unknown", (), str(exc))
+        return
     for error, message, name, state, *_epochs, members, _ops, _tags in response.groups:
         if error == GROUP_ID_NOT_FOUND:
             continue  # a classic group after all: keep what DescribeGroups said

@@ -31,8 +31,12 @@ class Seen:
 
 
 def seen(group: Group) -> Seen | None:
-    """Return what counts for rebalances, or None when the group could not be described."""
-    if group.error is not None and not group.members:
+    """Return what counts for rebalances, or None when the group was not described this poll.
+
+    A description carried over from an earlier poll (or none at all) is no new sighting:
+    a failed DescribeGroups must never look like every member leaving.
+    """
+    if group.members_age_seconds != 0.0:
         return None
     return Seen(frozenset(m.member_id for m in group.members), group.state in REBALANCING)
 

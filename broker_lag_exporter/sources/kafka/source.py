@@ -7,7 +7,8 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 import structlog
 
@@ -73,31 +74,62 @@ def carry_end_offsets(
     return served, kept
 
 
+@dataclass(frozen=True, slots=True)
+class LastGood:
+    """A group as last served, and when its offsets and its description were last read (None: unknown)."""
+
+    group: Group
+    offsets_at: float | None
+    described_at: float | None
+
+
 def serve_last_good(
-    fresh: Iterable[Group], memory: Mapping[str, tuple[Group, float]], now: float, max_age: float
-) -> tuple[tuple[Group, ...], dict[str, tuple[Group, float]]]:
-    """Return the groups to export and the new memory of each group's last good read (group, when).
+    fresh: Iterable[Group], memory: Mapping[str, LastGood], now: float, max_age: float
+) -> tuple[tuple[Group, ...], dict[str, LastGood]]:
+    """Return the groups to export and the new memory of each group's last good reads.
 
     A coordinator failover leaves a group's offsets unreadable for seconds;
     they are what they were (nobody can commit either), so the last good read
     is still the truth for up to `max_age`, with `offsets_age_seconds` saying
-    how old. Groups absent from `fresh` (deleted, or no longer listed by a
-    healthy coordinator) are forgotten.
+    how old. Likewise a failed DescribeGroups keeps the last good state and
+    members (`members_age_seconds`): an undescribed group is not an empty one.
+    Each part is carried on its own; the error stays visible. Groups absent
+    from `fresh` (deleted, or no longer listed by a healthy coordinator) are forgotten.
     """
-    remembered: dict[str, tuple[Group, float]] = {}
+    remembered: dict[str, LastGood] = {}
     out = []
     for g in fresh:
-        last, read_at = memory.get(g.name, (None, now))
-        if g.offsets_age_seconds is not None:
-            remembered[g.name] = (g, now)
-            out.append(g)
-        elif last is not None and now - read_at <= max_age:
-            remembered[g.name] = (replace(last, coordinator=g.coordinator), read_at)
-            age = now - read_at
-            out.append(replace(last, coordinator=g.coordinator, error=g.error, offsets_age_seconds=age))
-        else:
-            out.append(g)
+        last = memory.get(g.name)
+        served, offsets_at, described_at = (
+            g,
+            _read_at(g.offsets_age_seconds, now),
+            _read_at(g.members_age_seconds, now),
+        )
+        if last is not None and offsets_at is None and _fresh_enough(last.offsets_at, now, max_age):
+            offsets_at = last.offsets_at
+            served = replace(
+                served, committed=last.group.committed, offsets_age_seconds=now - last.offsets_at
+            )
+        if last is not None and described_at is None and _fresh_enough(last.described_at, now, max_age):
+            described_at = last.described_at
+            served = replace(
+                served,
+                state=last.group.state,
+                members=last.group.members,
+                members_age_seconds=now - last.described_at,
+            )
+        out.append(served)
+        if offsets_at is not None or described_at is not None:
+            remembered[g.name] = LastGood(served, offsets_at, described_at)
     return tuple(out), remembered
+
+
+def _read_at(age: float | None, now: float) -> float | None:
+    return None if age is None else now - age
+
+
+def _fresh_enough(read_at: float | None, now: float, max_age: float) -> TypeGuard[float]:
+    return read_at is not None and now - read_at <= max_age
 
 
 class KafkaSource:
@@ -138,7 +170,7 @@ class KafkaSource:
         self._last_seen: dict[BrokerId, float] = {}
         self._last_end: dict[TopicPartition, tuple[int, float]] = {}
         self._max_age = poll.max_data_age_seconds
-        self._groups: dict[str, tuple[Group, float]] = {}
+        self._groups: dict[str, LastGood] = {}
         # Sockets of their own: brokers answer one connection's requests in order.
         self._configs = TopicConfigs(
             self._conn.lane(),
@@ -254,7 +286,9 @@ class KafkaSource:
         return partitions | leaderless
 
     def _remembered(self) -> dict[str, tuple[BrokerId, str]]:
-        return {name: (g.coordinator, g.protocol_type) for name, (g, _) in self._groups.items()}
+        return {
+            name: (last.group.coordinator, last.group.protocol_type) for name, last in self._groups.items()
+        }
 
     def _remember_groups(self, fresh: Iterable[Group]) -> tuple[Group, ...]:
         groups, self._groups = serve_last_good(fresh, self._groups, self._clock(), self._max_age)

@@ -128,9 +128,10 @@ class Informer(Generic[T]):
         params: dict[str, object] = {"limit": self._page_size}
         while True:
             page = await self._kube.list(self.resource, self.namespace, params)
-            for obj in page.get("items") or []:
+            objects = page.get("items")
+            for obj in objects if isinstance(objects, list) else ():
                 self._store(items, obj)
-            meta = page.get("metadata") or {}
+            meta = _dict(page.get("metadata"))
             token = meta.get("continue")
             if not token:
                 break
@@ -177,18 +178,19 @@ class Informer(Generic[T]):
         if not isinstance(obj, dict):
             return version
         if kind == "ERROR":
-            code = int(obj.get("code") or 0)
-            raise KubeError(code, "watch", self.resource, self.namespace, str(obj.get("message", "")))
-        meta = obj.get("metadata") or {}
+            code = obj.get("code")
+            status = code if isinstance(code, int) else 0  # a Status object; anything else is no answer
+            raise KubeError(status, "watch", self.resource, self.namespace, str(obj.get("message", "")))
+        meta = _dict(obj.get("metadata"))
         if kind == "DELETED":
             self._items.pop(_key(meta), None)
         elif kind in ("ADDED", "MODIFIED"):
             self._store(self._items, obj)
-        return str(meta.get("resourceVersion") or version)  # BOOKMARK carries only this
+        resume = meta.get("resourceVersion")  # BOOKMARK carries only this
+        return resume if isinstance(resume, str) and resume else version
 
     def _store(self, items: dict[Key, T], obj: object) -> None:
-        meta = obj.get("metadata") if isinstance(obj, dict) else None
-        key = _key(meta if isinstance(meta, dict) else {})
+        key = _key(_dict(obj.get("metadata")) if isinstance(obj, dict) else {})
         try:
             items[key] = self._parse(obj)
         except MalformedObjectError as exc:
@@ -202,6 +204,11 @@ class Informer(Generic[T]):
                     object="/".join(key),
                     error=str(exc),
                 )
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    """Return the value if it is a JSON object, else an empty one: a mistyped field reads as absent."""
+    return value if isinstance(value, dict) else {}
 
 
 def _key(meta: Mapping[str, Any]) -> Key:

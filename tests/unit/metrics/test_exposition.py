@@ -205,6 +205,21 @@ def test_request_errors_are_a_counter_of_the_whole_run():
     )
 
 
+@pytest.mark.parametrize(
+    ("age", "members", "age_sample"),
+    [(0.0, 1.0, 0.0), (12.0, 1.0, 12.0), (None, None, None)],
+    ids=["described", "carried", "unknown"],
+)
+def test_members_of_an_undescribed_group_are_absent_not_zero(age, members, age_sample):
+    group = Group("g", 0, "Stable", members=(Member("m", "c", "h"),), members_age_seconds=age)
+    kafka = KafkaSnapshot({0: Broker(0, "k", 9092)}, 0, {}, {}, (group,))
+    store = Store(max_age_seconds=60)
+    store.record_success("kafka", kafka, 0.1)
+    reg = build_registry(store, load_settings(bootstrap_servers="k:9092"))
+    assert reg.get_sample_value("kafka_group_members", {"group": "g"}) == members
+    assert reg.get_sample_value("kafka_group_members_age_seconds", {"group": "g"}) == age_sample
+
+
 @pytest.mark.prometheus
 def test_promtool_accepts_the_exposition():
     promtool = shutil.which("promtool")

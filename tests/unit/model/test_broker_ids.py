@@ -1,6 +1,10 @@
 """Broker id <-> pod mapping, broker pod selection and restart windows."""
 
+import re
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from broker_lag_exporter.model.broker_ids import (
     IdRule,
@@ -244,3 +248,22 @@ def test_replaced_pod_keeps_counting_for_its_broker():
     new = pod("kafka-0", uid="new", created=1020, restarts=1)
     assert observe(history, 1030, (0, new)) == {0: 3}  # 2 on the old pod + 1 on the new one
     assert observe(history, 1700, (0, new)) == {0: 0}  # both aged out; the old uid is forgotten
+
+
+ASCII_ID = re.compile(r"-?[0-9]+")
+
+
+# Crashes found by the property, kept: isdigit() accepts "²", int() does not; "--5" lost its signs to
+# lstrip; int() refuses more than 4,300 digits.
+@example(source="label", raw="²")
+@example(source="annotation", raw="--5")
+@example(source="ordinal", raw="kafka-" + "9" * 5000)
+@settings(max_examples=200, deadline=None)
+@given(source=st.sampled_from(["label", "annotation", "ordinal", "strimzi"]), raw=st.text(max_size=12))
+def test_any_label_annotation_or_name_gives_an_id_or_a_reason(source, raw):
+    name = raw if source in ("ordinal", "strimzi") else "kafka-0"
+    p = pod(name, labels={"id": raw}, annotations={"id": raw})
+    found, why = broker_id(p, IdRule(source, key="id"))
+    assert (found is None) == bool(why)
+    if found is not None and source in ("label", "annotation"):
+        assert ASCII_ID.fullmatch(raw.strip()), raw  # "٣" is no broker id, even if int() reads it

@@ -1,8 +1,9 @@
 """The status page's HTML: escaped names, broker order and bars, refresh, phone layout, empty states."""
 
 import re
+from dataclasses import replace
 
-from broker_lag_exporter.join.facts import Facts
+from broker_lag_exporter.join.facts import Facts, join_all
 from broker_lag_exporter.model.health import Health
 from broker_lag_exporter.risk.engine import Assessment
 from broker_lag_exporter.status.html import render
@@ -108,3 +109,19 @@ def test_only_the_worst_groups_are_listed():
     text = page(groups_shown=2)
     assert "Consumer groups, most lag first (2 of 4)" in text
     assert len(parse(text).find("tr", "group")) == 2
+
+
+def test_members_of_a_group_that_could_not_be_described_are_unknown_not_zero():
+    kafka = sample.kafka()
+    groups = tuple(replace(g, members_age_seconds=None) if g.name == "idle" else g for g in kafka.groups)
+    facts = join_all(replace(kafka, groups=groups), sample.jvm(), sample.kube())
+    view = build_view(Assessment(facts, ()), sample.health(), now=sample.NOW, refresh_seconds=15)
+    assert {g.group: g.members for g in view.groups} == {
+        "fraud-slow": 1,
+        "checkout-fast": 0,
+        sample.EVIL: 0,
+        "idle": None,
+    }
+    rows = {r.attrs["data-group"]: r for r in parse(render(view)).find("tr", "group")}
+    assert [td.text for td in rows["idle"].find("td")][4] == "unknown"
+    assert [td.text for td in rows["checkout-fast"].find("td")][4] == "0"

@@ -1,14 +1,15 @@
-"""Groups survive their coordinator's failure: FindCoordinator retries, kept listings, last good offsets."""
+"""Groups survive their coordinator's failure: FindCoordinator retries, kept listings, last good reads."""
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 from aiokafka.protocol.admin import ListGroupsRequest
 from aiokafka.protocol.coordination import FindCoordinatorRequest
 
-from broker_lag_exporter.model.kafka import Group
+from broker_lag_exporter.model.kafka import Group, Member
 from broker_lag_exporter.sources.kafka.client import RequestError
 from broker_lag_exporter.sources.kafka.groups import COORDINATOR_ATTEMPTS, fetch_groups
 from broker_lag_exporter.sources.kafka.protocol import (
@@ -16,7 +17,8 @@ from broker_lag_exporter.sources.kafka.protocol import (
     DescribeGroupsRequest,
     OffsetFetchGroupsRequest,
 )
-from broker_lag_exporter.sources.kafka.source import serve_last_good
+from broker_lag_exporter.sources.kafka.rebalances import Rebalances, seen
+from broker_lag_exporter.sources.kafka.source import LastGood, serve_last_good
 
 NOT_COORDINATOR = 16
 COORDINATOR_NOT_AVAILABLE = 15
@@ -34,6 +36,8 @@ class Cluster:
         self.dead = dead
         self.find: dict[str, tuple[int, int]] = {g: (0, b) for g, b in coordinator.items()}
         self.list_fails: set[int] = set()
+        self.fails: set[type] = set()  # request types that fail with a connection error
+        self.state = "Empty"  # what DescribeGroups says of every group
         self.sent: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
 
@@ -49,7 +53,7 @@ class Cluster:
 
     async def send(self, node: int, request: Any, kind: str) -> Any:
         self.sent[kind] += 1
-        if node in self.dead:
+        if node in self.dead or type(request) in self.fails:
             raise RequestError(f"{kind} to broker {node} failed: KafkaConnectionError")
         if isinstance(request, ListGroupsRequest):
             mine = [(g, "consumer") for g, b in self.coordinator.items() if b == node]
@@ -57,7 +61,7 @@ class Cluster:
         if isinstance(request, OffsetFetchGroupsRequest):
             return SimpleNamespace(groups=[self._offsets(node, g) for g in request._groups])
         if isinstance(request, DescribeGroupsRequest):
-            return SimpleNamespace(groups=[(0, g, "Empty", "consumer", "", []) for g in request._groups])
+            return SimpleNamespace(groups=[(0, g, self.state, "consumer", "", []) for g in request._groups])
         assert isinstance(request, ConsumerGroupDescribeRequest)
         return SimpleNamespace(groups=[])
 
@@ -145,10 +149,91 @@ def test_last_good_offsets_are_served_with_their_age_until_max_age():
     )
     served, memory = serve_last_good([group("g", None)], memory, now=131, max_age=30)
     assert (served[0].committed, served[0].offsets_age_seconds) == ({}, None)
-    assert memory == {}
+    assert memory["g"].offsets_at is None  # forgotten; the group itself was described
 
 
 def test_groups_gone_from_the_poll_are_forgotten():
     _, memory = serve_last_good([group("g", {("t", 0): 5}), group("h", {})], {}, now=1, max_age=30)
     _, memory = serve_last_good([group("h", {})], memory, now=2, max_age=30)
     assert set(memory) == {"h"}
+
+
+def test_a_failed_describe_is_marked_not_described():
+    cluster = Cluster({"g": 0})
+    cluster.fails = {DescribeGroupsRequest}
+    g = fetch(cluster, [0])["g"]
+    assert (g.committed, g.offsets_age_seconds) == ({("t", 0): 5}, 0.0)
+    assert (g.state, g.members, g.members_age_seconds) == ("Unknown", (), None)
+    assert "describe_groups" in (g.error or "")
+
+
+def test_a_new_protocol_describe_failure_is_not_an_empty_dead_group():
+    """DescribeGroups calls a KIP-848 group Dead; if ConsumerGroupDescribe then fails, nothing is known."""
+    cluster = Cluster({"g": 0})
+    cluster.state = "Dead"
+    cluster.fails = {ConsumerGroupDescribeRequest}
+    g = fetch(cluster, [0])["g"]
+    assert g.members_age_seconds is None
+    assert g.error is not None
+    assert seen(g) is None  # it was counted as every member leaving: a rebalance
+
+
+def described(name: str, *members: str, state: str = "Stable", committed: bool = True) -> Group:
+    return Group(
+        name,
+        0,
+        state,
+        members=tuple(Member(m, "c", "h") for m in members),
+        committed={("t", 0): 5} if committed else {},
+        offsets_age_seconds=0.0 if committed else None,
+    )
+
+
+def not_described(name: str, committed: bool = True) -> Group:
+    return replace(
+        described(name, state="Unknown", committed=committed),
+        error="describe_groups to broker 0 failed",
+        members_age_seconds=None,
+    )
+
+
+def test_last_good_members_and_state_are_served_with_their_age_until_max_age():
+    served, memory = serve_last_good([described("g", "a", "b")], {}, now=100, max_age=30)
+    assert served[0].members_age_seconds == 0.0
+    served, memory = serve_last_good([not_described("g")], memory, now=110, max_age=30)
+    g = served[0]
+    assert ([m.member_id for m in g.members], g.state, g.members_age_seconds) == (["a", "b"], "Stable", 10)
+    assert (g.committed, g.offsets_age_seconds) == ({("t", 0): 5}, 0.0)  # read this poll: fresh
+    assert g.error is not None  # the failure stays visible
+    served, memory = serve_last_good([not_described("g")], memory, now=131, max_age=30)
+    assert (served[0].members, served[0].state, served[0].members_age_seconds) == ((), "Unknown", None)
+
+
+def test_offsets_and_description_are_carried_each_on_its_own():
+    _, memory = serve_last_good([described("g", "a")], {}, now=100, max_age=30)
+    # Offsets unreadable, but the group was described (at its new coordinator): fresh members win.
+    served, memory = serve_last_good([described("g", "b", committed=False)], memory, now=110, max_age=30)
+    g = served[0]
+    assert ([m.member_id for m in g.members], g.members_age_seconds) == (["b"], 0.0)
+    assert (g.committed, g.offsets_age_seconds) == ({("t", 0): 5}, 10)
+    served, _ = serve_last_good([not_described("g", committed=False)], memory, now=125, max_age=30)
+    g = served[0]
+    assert ([m.member_id for m in g.members], g.members_age_seconds) == (["b"], 15)
+    assert (g.committed, g.offsets_age_seconds) == ({("t", 0): 5}, 25)
+
+
+def test_describe_failures_are_never_counted_as_rebalances():
+    counter, memory = Rebalances(), dict[str, LastGood]()
+    polls = [
+        [described("g", "a", "b")],
+        [not_described("g")],  # carried: a, b
+        [not_described("g")],  # past max_age: nothing known
+        [not_described("g")],
+        [described("g", "a", "b")],
+        [described("g", "a")],  # a real rebalance: b left
+    ]
+    totals = []
+    for i, fresh in enumerate(polls):
+        served, memory = serve_last_good(fresh, memory, now=20.0 * i, max_age=30)
+        totals.append(counter.observe(served, 20.0 * i)[0]["g"])
+    assert totals == [0, 0, 0, 0, 0, 1]

@@ -7,7 +7,15 @@ from broker_lag_exporter.sources.kafka.rebalances import WINDOW_SECONDS, Rebalan
 
 
 def group(name, *members, state="Stable", error=None):
-    return Group(name, 0, state, members=tuple(Member(m, "c", "h") for m in members), error=error)
+    # A group with an error here is one DescribeGroups failed for.
+    return Group(
+        name,
+        0,
+        state,
+        members=tuple(Member(m, "c", "h") for m in members),
+        error=error,
+        members_age_seconds=None if error else 0.0,
+    )
 
 
 @pytest.mark.parametrize(
