@@ -17,6 +17,7 @@ Options: --points 1000x50,... --heap 2g --peer-timeout S --scrapes N --no-peers.
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import resource
@@ -65,6 +66,7 @@ def row(p: int, g: int, r: dict[str, float]) -> str:
     per_partition = r["peak_rss_bytes"] / max(1, r["partitions"])
     return (
         f"  {p:>7,} {g:>6,} {r['first_snapshot_seconds']:>8.2f} s {r['refresh_seconds_median']:>8.2f} s "
+        f"{r.get('cpu_per_refresh_seconds_median', float('nan')):>7.2f} s "
         f"{r['requests_per_refresh']:>5.0f} {r['render_seconds_median'] * 1000:>8.1f} ms "
         f"{r['metrics_bytes'] / 1024:>7,.0f} KiB {r['peak_rss_bytes'] / 2**20:>6.0f} MiB "
         f"{per_partition / 1024:>6.1f} KiB"
@@ -77,9 +79,39 @@ def row(p: int, g: int, r: dict[str, float]) -> str:
 
 
 HEAD = (
-    f"  {'parts':>7} {'groups':>6} {'1st snap':>10} {'refresh':>10} {'reqs':>5} {'render':>11} "
-    f"{'/metrics':>11} {'RSS':>10} {'RSS/part':>10}"
+    f"  {'parts':>7} {'groups':>6} {'1st snap':>10} {'refresh':>10} {'our CPU':>9} {'reqs':>5} "
+    f"{'render':>11} {'/metrics':>11} {'RSS':>10} {'RSS/part':>10}"
 )
+
+
+# What each step's extra cost is divided by: the unit that grew, as the measure counted it.
+STEP_UNITS = {"partitions": "partition", "committed_offsets": "committed offset"}
+
+
+def growth(points: list[dict[str, float]]) -> list[str]:
+    """Return, per step that grew one dimension, the extra cost per unit added.
+
+    Cost grows linearly when a unit costs the same at every step of its kind:
+    CPU per refresh, peak RSS, /metrics bytes and requests, each divided by the
+    partitions (or committed offsets, when groups grew) that step added.
+    """
+    lines = []
+    for a, b in itertools.pairwise(points):
+        grown = [k for k in STEP_UNITS if b[k] != a[k]]
+        if len(grown) != 1 or b[grown[0]] <= a[grown[0]]:
+            continue  # both grew (or neither): no single unit to divide by
+        unit, added = grown[0], b[grown[0]] - a[grown[0]]
+
+        def per(key: str, b: dict[str, float] = b, a: dict[str, float] = a, added: float = added) -> float:
+            return (b.get(key, float("nan")) - a.get(key, float("nan"))) / added
+
+        lines.append(
+            f"  {a[unit]:>9,.0f} -> {b[unit]:>9,.0f} {unit.replace('_', ' ')}: per {STEP_UNITS[unit]} added, "
+            f"CPU {per('cpu_per_refresh_seconds_median') * 1e6:>6.1f} us/refresh, "
+            f"RSS {per('peak_rss_bytes'):>7,.0f} B, /metrics {per('metrics_bytes'):>6.1f} B, "
+            f"requests {per('requests_per_refresh') * 1000:>5.2f} per 1,000"
+        )
+    return lines
 
 
 def main() -> None:
@@ -98,6 +130,7 @@ def main() -> None:
     builds = {} if args.no_peers else peers.setup()
     jvm = (*(o for o in BROKER_JVM_OPTS if not o.startswith("-Xmx")), f"-Xmx{args.heap}")
     rows: list[str] = []
+    results: list[dict[str, float]] = []
     with (
         tempfile.TemporaryDirectory(prefix="ble-curve-") as tmp,
         KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS, jvm_opts=jvm) as kafka,
@@ -122,10 +155,11 @@ def main() -> None:
             )
             ours = measure(kafka.bootstrap_servers, args.refreshes, 3600)
             rows.append(row(partitions, groups, ours))
+            results.append(ours)
             print(HEAD)
             print(rows[-1], flush=True)
             if builds:
-                results = peers.run_all(
+                theirs = peers.run_all(
                     kafka.bootstrap_servers,
                     builds,
                     Path(tmp),
@@ -133,11 +167,13 @@ def main() -> None:
                     lambda m: print(m, flush=True),
                     timeout=args.peer_timeout,
                 )
-                print(peers.table(results, builds))
-                print(peers.ratios(ours, results), flush=True)
+                print(peers.table(theirs, builds))
+                print(peers.ratios(ours, theirs), flush=True)
     print("curve (ours):")
     print(HEAD)
     print("\n".join(rows))
+    print("growth: the cost of each unit added, step by step (linear when steps of a kind agree):")
+    print("\n".join(growth(results)))
 
 
 def kafka_tail(kafka: KafkaCluster) -> str:
