@@ -37,18 +37,34 @@ async def create_topics(bootstrap: str, count: int, first: int = 0) -> None:
         await admin.close()
 
 
-async def produce(bootstrap: str, count: int, records: int, first: int = 0) -> None:
-    """Write `records` records to topics `first` to `count - 1`."""
+async def produce(bootstrap: str, count: int, records: int, first: int = 0, within: float = 600.0) -> None:
+    """Write `records` records to topics `first` to `count - 1`, retrying what the broker refused.
+
+    A broker that has just created thousands of topics answers NOT_LEADER for
+    them until it has applied their leadership: those records are sent again
+    until every one is written, so each point of a benchmark measures a settled
+    broker with the records it claims.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks=1)
     await producer.start()
+    deadline = asyncio.get_running_loop().time() + within
     try:
         # One metadata request for all topics; otherwise every first send to a
         # topic asks again for every topic seen so far (quadratic in topics).
         await producer.client.set_topics([topic_name(i) for i in range(first, count)])
-        for i in range(first, count):
-            for r in range(records):
-                await producer.send(topic_name(i), b"x" * 100, key=str(r).encode())
-        await producer.flush()
+        pending = [(topic_name(i), r) for i in range(first, count) for r in range(records)]
+        while pending:
+            sent = [await producer.send(t, b"x" * 100, key=str(r).encode()) for t, r in pending]
+            results = await asyncio.gather(*sent, return_exceptions=True)
+            pending = [
+                key for key, result in zip(pending, results, strict=True) if isinstance(result, Exception)
+            ]
+            if pending and asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    f"{len(pending)} records still refused after {within:g} s: {results[-1]!r}"
+                )
+            if pending:
+                await asyncio.sleep(1)
     finally:
         await producer.stop()
 
