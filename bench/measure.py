@@ -12,11 +12,10 @@ import statistics
 import sys
 import time
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
-from broker_lag_exporter.app import favour_scrapes
+from broker_lag_exporter.app import build_registry, favour_scrapes
 from broker_lag_exporter.config.settings import load_settings
-from broker_lag_exporter.metrics.collector import SnapshotCollector
 from broker_lag_exporter.metrics.render import TEXT, render
 from broker_lag_exporter.pipeline import Pipeline
 from broker_lag_exporter.sources.kafka import KafkaSource
@@ -29,9 +28,8 @@ async def measure(bootstrap: str, refreshes: int) -> dict[str, float]:
     settings = load_settings(bootstrap_servers=bootstrap, kube_mode="off", collect_timeout_seconds=600)
     source = KafkaSource(settings.kafka, settings.poll, settings.export)
     store = Store(max_age_seconds=3600)
-    registry = CollectorRegistry(auto_describe=False)
     pipeline = Pipeline(store, settings.export, settings.risk)
-    registry.register(SnapshotCollector(pipeline.latest, store.health))
+    registry = build_registry(store, settings, pipeline)  # serve's: every family, the default granularity
     try:
         started = time.perf_counter()
         snapshot = await source.collect()
