@@ -1,12 +1,15 @@
 """Faults while a real exporter process serves: figures stay equal to Kafka's own tool at every scrape."""
 
+import math
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -34,20 +37,17 @@ def offsets_partition(group: str) -> int:
     return abs(java_hash(group)) % OFFSETS_PARTITIONS
 
 
+Series = tuple[str, tuple[tuple[str, str], ...]]
+
+
 @dataclass
 class Scrapes:
     """What every scrape of the exporter showed, taken every 0.5 s in a thread."""
 
     statuses: list[int] = field(default_factory=list)
-    lag: list[dict[str, float]] = field(default_factory=list)
-    age: list[dict[str, float]] = field(default_factory=list)
-    up: list[dict[str, float]] = field(default_factory=list)
+    samples: list[dict[Series, float]] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     coordinator: dict[str, str] = field(default_factory=dict)
-    # Per scrape: each group's state, members' age and rebalances (a failed describe must show none).
-    state: list[dict[str, str]] = field(default_factory=list)
-    members_age: list[dict[str, float]] = field(default_factory=list)
-    rebalances: list[dict[str, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self, exporter: ExporterProcess) -> None:
@@ -59,34 +59,46 @@ class Scrapes:
                 status, body = 0, b""
             self.seconds.append(time.monotonic() - started)
             self.statuses.append(status)
-            lag: dict[str, float] = {}
-            age: dict[str, float] = {}
-            up: dict[str, float] = {}
-            state: dict[str, str] = {}
-            members_age: dict[str, float] = {}
-            rebalances: dict[str, float] = {}
+            seen: dict[Series, float] = {}
             if status == 200:
                 for family in text_string_to_metric_families(body.decode()):
                     for s in family.samples:
-                        if s.name == "kafka_group_lag_messages":
-                            lag[s.labels["group"]] = s.value
-                        elif s.name == "kafka_group_offsets_age_seconds":
-                            age[s.labels["group"]] = s.value
-                        elif s.name == "kafka_broker_up":
-                            up[s.labels["broker_id"]] = s.value
-                        elif s.name == "kafka_group_info":
+                        seen[s.name, tuple(sorted(s.labels.items()))] = s.value
+                        if s.name == "kafka_group_info":
                             self.coordinator[s.labels["group"]] = s.labels["coordinator_id"]
-                            state[s.labels["group"]] = s.labels["state"]
-                        elif s.name == "kafka_group_members_age_seconds":
-                            members_age[s.labels["group"]] = s.value
-                        elif s.name == "kafka_group_rebalances_total":
-                            rebalances[s.labels["group"]] = s.value
-            self.state.append(state)
-            self.members_age.append(members_age)
-            self.rebalances.append(rebalances)
-            self.lag.append(lag)
-            self.age.append(age)
-            self.up.append(up)
+            self.samples.append(seen)
+
+    def by(self, name: str, label: str) -> list[dict[str, float]]:
+        """Return, per scrape, the samples called `name` keyed by one of their labels."""
+        return [
+            {dict(labels)[label]: v for (n, labels), v in seen.items() if n == name} for seen in self.samples
+        ]
+
+    @property
+    def lag(self) -> list[dict[str, float]]:
+        return self.by("kafka_group_lag_messages", "group")
+
+    @property
+    def age(self) -> list[dict[str, float]]:
+        return self.by("kafka_group_offsets_age_seconds", "group")
+
+    @property
+    def up(self) -> list[dict[str, float]]:
+        return self.by("kafka_broker_up", "broker_id")
+
+    @property
+    def state(self) -> list[dict[str, str]]:
+        """Per scrape: each group's state (a failed describe must show none)."""
+        infos = [[dict(labels) for n, labels in seen if n == "kafka_group_info"] for seen in self.samples]
+        return [{info["group"]: info["state"] for info in scrape} for scrape in infos]
+
+    @property
+    def members_age(self) -> list[dict[str, float]]:
+        return self.by("kafka_group_members_age_seconds", "group")
+
+    @property
+    def rebalances(self) -> list[dict[str, float]]:
+        return self.by("kafka_group_rebalances_total", "group")
 
     def wrong(self, oracle: dict[str, int]) -> list[tuple[int, str, float | None]]:
         """Return (scrape, group, value seen) for every group lag that differs from the oracle."""
@@ -99,16 +111,58 @@ class Scrapes:
 
     def recovered(self, oracle: dict[str, int], after: int) -> bool:
         """Return whether, `after` scrapes in, the last scrape read every group this poll."""
-        return len(self.age) > after and all(self.age[-1].get(g) == 0 for g in oracle)
+        return len(self.samples) > after and all(self.age[-1].get(g) == 0 for g in oracle)
 
 
-def start_exporter(kafka: KafkaCluster, tmp_path: Path) -> ExporterProcess:
-    """Start `serve` polling every second (2 s per request), as in the issue's measurement."""
-    return ExporterProcess.start(
+@dataclass
+class Serving:
+    """A real exporter process being scraped; `code` is its exit code once stopped."""
+
+    exporter: ExporterProcess
+    scrapes: Scrapes
+    code: int | None = None
+
+    @property
+    def count(self) -> int:
+        """Return how many scrapes were taken so far."""
+        return len(self.scrapes.samples)
+
+    @property
+    def non_200(self) -> list[int]:
+        return [s for s in self.scrapes.statuses if s != 200]
+
+
+@contextmanager
+def serving(kafka: KafkaCluster, tmp_path: Path, args: Sequence[str] = (), **start: Any) -> Iterator[Serving]:
+    """Start `serve` polling every second (2 s per request), as in the issue's measurement; scrape it.
+
+    On leaving, scraping stops and the exporter is stopped; its exit code is kept.
+    """
+    exporter = ExporterProcess.start(
         tmp_path / "exporter",
         bootstrap_servers=kafka.bootstrap_servers,
-        args=["--poll-interval-seconds", "1", "--request-timeout-seconds", "2"],
+        args=["--poll-interval-seconds", "1", "--request-timeout-seconds", "2", *args],
+        **start,
     )
+    run = Serving(exporter, Scrapes())
+    scraper = threading.Thread(target=run.scrapes.run, args=(exporter,), daemon=True)
+    scraper.start()
+    try:
+        yield run
+    finally:
+        run.scrapes.stop.set()
+        scraper.join(5)
+        run.code = exporter.stop()
+
+
+def until(done: Callable[[], bool], within: float) -> float:
+    """Check `done` every 0.5 s; return the seconds it took to hold, or inf if it did not within `within`."""
+    started = time.monotonic()
+    while not done():
+        if time.monotonic() - started > within:
+            return math.inf
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 @pytest.fixture
@@ -164,49 +218,36 @@ def test_coordinator_sigkill_keeps_every_group_lag_exact(
     frozen: tuple[KafkaCluster, int, dict[str, int], list[str]], tmp_path: Path
 ) -> None:
     kafka, victim, oracle, victim_groups = frozen
-    exporter = start_exporter(kafka, tmp_path)
-    scrapes = Scrapes()
-    scraper = threading.Thread(target=scrapes.run, args=(exporter,), daemon=True)
-    scraper.start()
-    try:
+    with serving(kafka, tmp_path) as run:
+        scrapes = run.scrapes
         time.sleep(3)
-        before = len(scrapes.lag)
+        before = run.count
         placed = dict(scrapes.coordinator)
         kafka.kill(victim)
-        killed_at = len(scrapes.lag)
-        deadline = time.monotonic() + 60
+        killed_at = run.count
         # Until the moved coordinators answer again: every group read this poll.
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            if scrapes.recovered(oracle, killed_at + 10):
-                break
-        recovered = time.monotonic() < deadline
+        recovery = until(lambda: scrapes.recovered(oracle, killed_at + 10), 60)
         time.sleep(3)
-    finally:
-        scrapes.stop.set()
-        scraper.join(5)
-        code = exporter.stop()
     # The oracle's own tool can print no group for a long while with a broker gone (it asks every
     # broker it knows): bring the victim back before asking it whether the lag stayed frozen.
     kafka.restart(victim)
     assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
 
     wrong = scrapes.wrong(oracle)
-    non_200 = [s for s in scrapes.statuses if s != 200]
     peak_age = max((a.get(g, 0) for a in scrapes.age for g in victim_groups), default=0)
     peak_members_age = max((a.get(g, 0) for a in scrapes.members_age for g in victim_groups), default=0)
     unknown = [(i, g) for i, states in enumerate(scrapes.state) for g, s in states.items() if s == "Unknown"]
     rebalanced = [(i, g, n) for i, counts in enumerate(scrapes.rebalances) for g, n in counts.items() if n]
     print(
-        f"victim broker {victim}: {len(scrapes.lag)} scrapes ({before} before the kill), "
-        f"{len(wrong)} wrong lag samples, {len(non_200)} non-200, peak offsets age {peak_age:.1f}s, "
+        f"victim broker {victim}: {run.count} scrapes ({before} before the kill), "
+        f"{len(wrong)} wrong lag samples, {len(run.non_200)} non-200, peak offsets age {peak_age:.1f}s, "
         f"peak members age {peak_members_age:.1f}s"
     )
-    assert code == 0, exporter.log_tail()
-    assert recovered, "every group read again after the failover"
+    assert run.code == 0, run.exporter.log_tail()
+    assert recovery < 60, "every group read again after the failover"
     # The test's placement agrees with the exporter's: these groups were the victim's.
     assert {g: placed.get(g) for g in victim_groups} == dict.fromkeys(victim_groups, str(victim))
-    assert not non_200
+    assert not run.non_200
     assert not wrong, wrong[:10]
     assert peak_age > 0, "offsets were served from the last good read while no coordinator answered"
     assert all(scrapes.age[-1][g] == 0 for g in oracle)
@@ -219,47 +260,37 @@ def test_coordinator_sigstop_hang_keeps_lag_exact_and_scrapes_fast(
     frozen: tuple[KafkaCluster, int, dict[str, int], list[str]], tmp_path: Path
 ) -> None:
     kafka, victim, oracle, victim_groups = frozen
-    exporter = start_exporter(kafka, tmp_path)
-    scrapes = Scrapes()
-    scraper = threading.Thread(target=scrapes.run, args=(exporter,), daemon=True)
-    scraper.start()
-    try:
+    with serving(kafka, tmp_path) as run:
+        scrapes = run.scrapes
         time.sleep(3)
-        stopped_at = len(scrapes.lag)
+        stopped_at = run.count
         # A hang, not a crash: connections stay open and requests simply get no answer.
         os.kill(kafka.pid(victim), signal.SIGSTOP)
         try:
             time.sleep(30)
         finally:
             os.kill(kafka.pid(victim), signal.SIGCONT)
-        resumed_at = len(scrapes.lag)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not scrapes.recovered(oracle, resumed_at + 4):
-            time.sleep(0.5)
-        recovered = time.monotonic() < deadline
+        resumed_at = run.count
+        recovery = until(lambda: scrapes.recovered(oracle, resumed_at + 4), 60)
         time.sleep(3)
-    finally:
-        scrapes.stop.set()
-        scraper.join(5)
-        code = exporter.stop()
     assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
     wrong = scrapes.wrong(oracle)
-    non_200 = [s for s in scrapes.statuses if s != 200]
-    during = scrapes.up[stopped_at:resumed_at]
-    fenced = sum(1 for up in during if up.get(str(victim)) == 0)
+    up = scrapes.up
+    during = up[stopped_at:resumed_at]
+    fenced = sum(1 for seen in during if seen.get(str(victim)) == 0)
     peak_age = max((a.get(g, 0) for a in scrapes.age for g in victim_groups), default=0)
     slowest = max(scrapes.seconds)
     print(
-        f"SIGSTOP of broker {victim} for 30 s: {len(scrapes.lag)} scrapes, {len(wrong)} wrong lag samples, "
-        f"{len(non_200)} non-200, slowest /metrics {slowest * 1000:.0f} ms, "
+        f"SIGSTOP of broker {victim} for 30 s: {run.count} scrapes, {len(wrong)} wrong lag samples, "
+        f"{len(run.non_200)} non-200, slowest /metrics {slowest * 1000:.0f} ms, "
         f"reported down in {fenced} of {len(during)} scrapes while stopped, peak offsets age {peak_age:.1f}s"
     )
-    assert code == 0, exporter.log_tail()
-    assert recovered, "every group read again after SIGCONT"
-    assert not non_200
+    assert run.code == 0, run.exporter.log_tail()
+    assert recovery < 60, "every group read again after SIGCONT"
+    assert not run.non_200
     assert not wrong, wrong[:10]
     assert fenced > 0, "the stopped broker was reported down once Kafka fenced it"
-    assert scrapes.up[-1].get(str(victim)) == 1, "and up again after SIGCONT"
+    assert up[-1].get(str(victim)) == 1, "and up again after SIGCONT"
     # Scrapes never wait for Kafka; the bound is loose because 3 brokers share 2 cores with this test.
     assert slowest < 0.5
 
@@ -268,41 +299,29 @@ def test_whole_cluster_restart_is_recovered_without_restarting_the_exporter(
     frozen: tuple[KafkaCluster, int, dict[str, int], list[str]], tmp_path: Path
 ) -> None:
     kafka, _, oracle, _ = frozen
-    exporter = start_exporter(kafka, tmp_path)
-    scrapes = Scrapes()
-    scraper = threading.Thread(target=scrapes.run, args=(exporter,), daemon=True)
-    scraper.start()
-    try:
+    with serving(kafka, tmp_path) as run:
+        scrapes = run.scrapes
         time.sleep(3)
         kafka.stop()
         time.sleep(10)
-        stopped = len(scrapes.lag)
+        stopped = run.count
         # Every node at once, on the same ports and storage: no quorum until all three are back.
         restarts = [threading.Thread(target=kafka.restart, args=(n,)) for n in kafka.node_ids]
         for thread in restarts:
             thread.start()
         for thread in restarts:
             thread.join(120)
-        restarted_at = time.monotonic()
-        deadline = restarted_at + 90
-        while time.monotonic() < deadline and not (
-            scrapes.recovered(oracle, stopped + 4) and set(scrapes.up[-1].values()) == {1}
-        ):
-            time.sleep(0.5)
-        recovery = time.monotonic() - restarted_at
+        recovery = until(
+            lambda: scrapes.recovered(oracle, stopped + 4) and set(scrapes.up[-1].values()) == {1}, 90
+        )
         time.sleep(2)
-    finally:
-        scrapes.stop.set()
-        scraper.join(5)
-        code = exporter.stop()
     assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
     wrong = scrapes.wrong(oracle)
-    non_200 = [s for s in scrapes.statuses if s != 200]
     print(
-        f"whole cluster stopped 10 s and restarted: {len(scrapes.lag)} scrapes, {len(wrong)} wrong lag "
-        f"samples, {len(non_200)} non-200, every group read again {recovery:.1f}s after the nodes were up"
+        f"whole cluster stopped 10 s and restarted: {run.count} scrapes, {len(wrong)} wrong lag "
+        f"samples, {len(run.non_200)} non-200, every group read again {recovery:.1f}s after the nodes were up"
     )
-    assert code == 0, exporter.log_tail()
+    assert run.code == 0, run.exporter.log_tail()
     assert recovery < 90, "the exporter recovered without a restart"
-    assert not non_200
+    assert not run.non_200
     assert not wrong, wrong[:10]
