@@ -47,11 +47,13 @@ class Scrapes:
     statuses: list[int] = field(default_factory=list)
     samples: list[dict[Series, float]] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    at: list[float] = field(default_factory=list)
     coordinator: dict[str, str] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self, exporter: ExporterProcess) -> None:
         while not self.stop.wait(0.5):
+            self.at.append(time.time())
             started = time.monotonic()
             try:
                 status, body = exporter.get("/metrics")
@@ -325,3 +327,90 @@ def test_whole_cluster_restart_is_recovered_without_restarting_the_exporter(
     assert recovery < 90, "the exporter recovered without a restart"
     assert not run.non_200
     assert not wrong, wrong[:10]
+
+
+def labelled(seen: dict[Series, float], label: str, value: str) -> set[Series]:
+    """Return the series of one scrape that carry `label`=`value`."""
+    return {key for key in seen if (label, value) in key[1]}
+
+
+def kafka_health(seen: dict[Series, float]) -> tuple[float | None, float | None, float]:
+    """Return the Kafka source's up and failed polls, and the failed Kafka requests of all kinds."""
+    source = (("source", "kafka"),)
+    requests = sum(v for (n, _), v in seen.items() if n == "broker_lag_exporter_kafka_request_errors_total")
+    return (
+        seen.get(("broker_lag_exporter_source_up", source)),
+        seen.get(("broker_lag_exporter_source_errors_total", source)),
+        requests,
+    )
+
+
+def test_deleted_topic_and_group_and_a_new_topic_while_polling(tmp_path: Path) -> None:
+    with KafkaCluster.start(1, workdir=tmp_path / "kafka") as kafka:
+        for topic in ("stay", "doomed"):
+            kafka.create_topic(topic, partitions=2)
+        kafka.produce("stay", 100)
+        kafka.produce("doomed", 40)
+        keep = [f"keep-{i}" for i in range(3)]
+        for i, group in enumerate(keep):
+            kafka.commit_offsets(group, {("stay", 0): 5 * i, ("stay", 1): i})
+        kafka.commit_offsets("doomed-group", {("stay", 0): 1, ("stay", 1): 2})
+        oracle = lags(kafka, keep)
+        with serving(kafka, tmp_path, ["--granularity", "topic"]) as run:
+            scrapes = run.scrapes
+            time.sleep(3)
+            before = run.count
+            baseline = scrapes.samples[-1]
+            doomed = labelled(baseline, "group", "doomed-group") | labelled(baseline, "topic", "doomed")
+            # Both at once while the exporter polls every second: one poll is likely to see half of it.
+            deletions = [
+                threading.Thread(target=kafka.delete_topic, args=("doomed",)),
+                threading.Thread(target=kafka.delete_group, args=("doomed-group",)),
+            ]
+            started = time.time()
+            for thread in deletions:
+                thread.start()
+            for thread in deletions:
+                thread.join(60)
+            tools = time.time() - started
+            deleted = run.count
+            gone = until(lambda: not doomed & set(scrapes.samples[-1]), 20)
+            kafka.create_topic("fresh", partitions=3)
+            kafka.produce("fresh", 7)
+            created = run.count
+            fresh = ("kafka_topic_end_offsets", (("topic", "fresh"),))
+            appeared = until(lambda: scrapes.samples[-1].get(fresh) == 7, 20)
+            time.sleep(3)
+        assert lags(kafka, keep) == oracle, "lag was frozen"
+    wrong = scrapes.wrong(oracle)
+    health = [kafka_health(seen) for seen in scrapes.samples]
+    failed_requests = health[-1][2] - health[before - 1][2]
+    lost = [(i, sorted(baseline.keys() - doomed - seen.keys())[:3]) for i, seen in enumerate(scrapes.samples)]
+    lost = [(i, keys) for i, keys in lost if keys]
+    stale = [i for i, seen in enumerate(scrapes.samples[deleted:], deleted) if doomed & seen.keys()]
+    first_without = next(i for i in range(before, run.count) if not doomed & scrapes.samples[i].keys())
+    # Scrapes that saw one deletion and not the other: polls that ran while Kafka applied them.
+    half = sum(
+        1
+        for seen in scrapes.samples[before:deleted]
+        if bool(labelled(seen, "group", "doomed-group")) != bool(labelled(seen, "topic", "doomed"))
+    )
+    print(
+        f"topic and group deleted, topic created: {run.count} scrapes, {len(wrong)} wrong lag samples, "
+        f"{len(run.non_200)} non-200, {failed_requests:g} failed Kafka requests, deleted series gone "
+        f"{scrapes.at[first_without] - started:.1f}s after the tools started (they ran {tools:.1f}s; "
+        f"{half} scrapes saw one deletion only, {len(stale)} scrapes after they returned showed a "
+        f"deleted series), new topic's series in {appeared:.1f}s, {len(lost)} scrapes missing another series"
+    )
+    assert run.code == 0, run.exporter.log_tail()
+    assert len(doomed) >= 4, f"the doomed group and topic were exported first: {sorted(doomed)}"
+    assert not run.non_200
+    assert not wrong, wrong[:10]
+    assert all(up == 1 for up, _, _ in health), "the Kafka source stayed up at every scrape"
+    assert health[-1][1] == 0, "no failed poll"
+    assert failed_requests == 0
+    assert gone <= 3.5, "the deleted group's and topic's series were gone within about two polls"
+    assert appeared <= 3.5, "the new topic's series appeared within about two polls"
+    assert not lost, lost[:5]
+    assert scrapes.samples[-1].get(("kafka_topic_metadata_partitions", (("topic", "fresh"),))) == 3
+    assert created > deleted > before
