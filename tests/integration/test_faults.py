@@ -1,8 +1,11 @@
 """Faults while a real exporter process serves: figures stay equal to Kafka's own tool at every scrape."""
 
+import contextlib
+import itertools
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -414,3 +417,82 @@ def test_deleted_topic_and_group_and_a_new_topic_while_polling(tmp_path: Path) -
     assert not lost, lost[:5]
     assert scrapes.samples[-1].get(("kafka_topic_metadata_partitions", (("topic", "fresh"),))) == 3
     assert created > deleted > before
+
+
+@contextmanager
+def hanging_listener() -> Iterator[int]:
+    """Yield the port of a TCP listener that accepts every connection and never answers on it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in (*held, server):
+            conn.close()
+
+
+def frozen_groups(kafka: KafkaCluster, count: int = 4) -> dict[str, int]:
+    """Commit offsets for `count` groups on a 3-partition topic that no one writes to; return their lag."""
+    kafka.create_topic("still", partitions=3)
+    kafka.produce("still", 90)
+    names = [f"still-{i}" for i in range(count)]
+    for i, group in enumerate(names):
+        kafka.commit_offsets(group, {("still", p): 3 * i + p for p in range(3)})
+    return lags(kafka, names)
+
+
+def test_hanging_jvm_endpoint_costs_kafka_nothing(tmp_path: Path) -> None:
+    deadline = 5.0  # each JVM page's, and each Kafka request's
+    with KafkaCluster.start(1, workdir=tmp_path / "kafka") as kafka, hanging_listener() as port:
+        oracle = frozen_groups(kafka)
+        args = [
+            *("--jvm-endpoints", f"0=http://127.0.0.1:{port}/metrics"),
+            *("--request-timeout-seconds", f"{deadline:g}"),
+        ]
+        with serving(kafka, tmp_path, args) as run:
+            time.sleep(20)
+        assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
+    scrapes = run.scrapes
+    wrong = scrapes.wrong(oracle)
+    polled = [
+        seen.get(("broker_lag_exporter_source_last_success_timestamp_seconds", (("source", "kafka"),)))
+        for seen in scrapes.samples
+    ]
+    ages = [at - last for at, last in zip(scrapes.at, polled, strict=True) if last is not None]
+    successes = sorted({last for last in polled if last is not None})
+    gaps = [b - a for a, b in itertools.pairwise(successes)]
+    broker = (("broker_id", "0"),)
+    jvm_up = [seen.get(("broker_lag_exporter_jvm_scrape_up", broker)) for seen in scrapes.samples]
+    last = scrapes.samples[-1]
+    timeouts = last.get(("broker_lag_exporter_jvm_scrape_errors_total", (*broker, ("reason", "timeout"))), 0)
+    jvm_source = last.get(("broker_lag_exporter_source_up", (("source", "jvm"),)))
+    slowest = max(scrapes.seconds)
+    print(
+        f"JVM endpoint hanging ({deadline:g} s page deadline): {run.count} scrapes, {len(wrong)} wrong lag "
+        f"samples, {len(run.non_200)} non-200, slowest /metrics {slowest * 1000:.0f} ms, Kafka last "
+        f"success at most {max(ages):.2f}s old, Kafka polls {len(successes)} (largest gap "
+        f"{max(gaps):.2f}s), JVM page timeouts {timeouts:g}, jvm source_up {jvm_source}"
+    )
+    assert run.code == 0, run.exporter.log_tail()
+    assert not run.non_200
+    assert not wrong, wrong[:10]
+    assert slowest < 0.5
+    assert len(ages) == run.count, "the Kafka source had succeeded before every scrape"
+    # Polls start every second; one that waited on the hanging page would be `deadline` late.
+    assert max(ages) < 2.5
+    assert max(gaps) < 2.5
+    assert timeouts >= 2, "each JVM poll hit the page deadline"
+    assert jvm_up[-1] == 0, "and said so for the broker"
+    assert jvm_source == 1
