@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -52,6 +53,8 @@ class Scrapes:
     seconds: list[float] = field(default_factory=list)
     at: list[float] = field(default_factory=list)
     coordinator: dict[str, str] = field(default_factory=dict)
+    # /healthz's status next to each scrape, when asked for (None: not probed).
+    healthz: list[int] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self, exporter: ExporterProcess) -> None:
@@ -72,6 +75,11 @@ class Scrapes:
                         if s.name == "kafka_group_info":
                             self.coordinator[s.labels["group"]] = s.labels["coordinator_id"]
             self.samples.append(seen)
+            if self.healthz is not None:
+                try:
+                    self.healthz.append(exporter.get("/healthz")[0])
+                except OSError:
+                    self.healthz.append(0)
 
     def by(self, name: str, label: str) -> list[dict[str, float]]:
         """Return, per scrape, the samples called `name` keyed by one of their labels."""
@@ -138,7 +146,9 @@ class Serving:
 
 
 @contextmanager
-def serving(kafka: KafkaCluster, tmp_path: Path, args: Sequence[str] = (), **start: Any) -> Iterator[Serving]:
+def serving(
+    kafka: KafkaCluster, tmp_path: Path, args: Sequence[str] = (), *, healthz: bool = False, **start: Any
+) -> Iterator[Serving]:
     """Start `serve` polling every second (2 s per request), as in the issue's measurement; scrape it.
 
     On leaving, scraping stops and the exporter is stopped; its exit code is kept.
@@ -149,7 +159,7 @@ def serving(kafka: KafkaCluster, tmp_path: Path, args: Sequence[str] = (), **sta
         args=["--poll-interval-seconds", "1", "--request-timeout-seconds", "2", *args],
         **start,
     )
-    run = Serving(exporter, Scrapes())
+    run = Serving(exporter, Scrapes(healthz=[] if healthz else None))
     scraper = threading.Thread(target=run.scrapes.run, args=(exporter,), daemon=True)
     scraper.start()
     try:
@@ -496,3 +506,59 @@ def test_hanging_jvm_endpoint_costs_kafka_nothing(tmp_path: Path) -> None:
     assert timeouts >= 2, "each JVM poll hit the page deadline"
     assert jvm_up[-1] == 0, "and said so for the broker"
     assert jvm_source == 1
+
+
+FAULTY = Path(__file__).with_name("faulty_exporter.py")
+
+
+def test_join_failures_in_a_real_process_serve_the_last_good_output(tmp_path: Path) -> None:
+    switch = tmp_path / "fail-joins"
+    internal = ("broker_lag_exporter_internal_errors_total", (("stage", "join"),))
+    with KafkaCluster.start(1, workdir=tmp_path / "kafka") as kafka:
+        oracle = frozen_groups(kafka)
+        command = [sys.executable, str(FAULTY), str(switch)]
+        with serving(kafka, tmp_path, command=command, healthz=True) as run:
+            scrapes = run.scrapes
+            time.sleep(3)
+            switch.touch()
+            failing_from = run.count
+            time.sleep(2)
+            # New data while every join fails: /metrics must keep the last good figures.
+            kafka.produce("still", 30)
+            moved = lags(kafka, list(oracle))
+            time.sleep(6)
+            switch.unlink()
+            failing_until = run.count
+            healed = until(lambda: scrapes.lag[-1] == moved, 20)
+            time.sleep(2)
+    lag = scrapes.lag
+    during = range(failing_from, failing_until)
+    stale_served = [i for i in during if lag[i] != oracle]
+    wrong = [i for i, seen in enumerate(lag) if seen not in (oracle, moved)]
+    errors = [seen.get(internal, math.nan) for seen in scrapes.samples]
+    up = [seen.get(("broker_lag_exporter_source_up", (("source", "kafka"),))) for seen in scrapes.samples]
+    polled = [
+        seen.get(("broker_lag_exporter_source_last_success_timestamp_seconds", (("source", "kafka"),)))
+        for seen in scrapes.samples
+    ]
+    polls_while_failing = len({polled[i] for i in during})
+    assert scrapes.healthz is not None
+    unhealthy = [s for s in scrapes.healthz if s != 200]
+    print(
+        f"join failing for {len(during)} scrapes: {run.count} scrapes, {len(run.non_200)} non-200, "
+        f"{len(unhealthy)} /healthz not 200, {len(stale_served)} scrapes not serving the last good lag "
+        f"while failing, {len(wrong)} wrong lag samples, join errors {errors[failing_from - 1]:g} -> "
+        f"{errors[failing_until]:g}, {polls_while_failing} Kafka polls while failing, new lag served "
+        f"{healed:.1f}s after the failures stopped"
+    )
+    assert run.code == 0, run.exporter.log_tail()
+    assert all(moved[g] == oracle[g] + 30 for g in oracle)
+    assert not run.non_200
+    assert not unhealthy, "the process kept polling: /healthz stayed 200"
+    assert not stale_served, "the last good lag was served while the join failed"
+    assert not wrong, wrong[:10]
+    assert errors[failing_from - 1] == 0
+    assert errors[failing_until] >= 5
+    assert all(u == 1 for u in up), "the Kafka source kept succeeding"
+    assert polls_while_failing >= 5, "polling went on while the join failed"
+    assert healed < 3.5, "new figures within about two polls of the failures stopping"
