@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.exporter import ExporterProcess
 from harness.kafka.cluster import KafkaCluster
+from harness.kube import KubeApiServer, container_status, running_pod_status
 
 pytestmark = pytest.mark.kafka
 
@@ -562,3 +563,90 @@ def test_join_failures_in_a_real_process_serve_the_last_good_output(tmp_path: Pa
     assert all(u == 1 for u in up), "the Kafka source kept succeeding"
     assert polls_while_failing >= 5, "polling went on while the join failed"
     assert healed < 3.5, "new figures within about two polls of the failures stopping"
+
+
+def pod_restarts(seen: dict[Series, float]) -> float | None:
+    """Return kafka-0's restart count as exported (any uid), or None when the series is absent."""
+    found = [
+        v
+        for (n, labels), v in seen.items()
+        if n == "kafka_broker_pod_restarts_total" and ("pod", "kafka-0") in labels
+    ]
+    return found[0] if found else None
+
+
+@pytest.mark.kube
+def test_apiserver_killed_and_restarted_while_watching(tmp_path: Path) -> None:
+    kubernetes = (("source", "kubernetes"),)
+    with (
+        KafkaCluster.start(1, workdir=tmp_path / "kafka") as kafka,
+        KubeApiServer.start(tmp_path / "kube") as kube,
+    ):
+        oracle = frozen_groups(kafka)
+        kube.create_namespace("kafka")
+        kube.create_node("node-a", zone="a")
+        kube.create_pod("kafka", "kafka-0", node_name="node-a", labels={"app": "kafka"})
+        kube.patch_pod_status("kafka", "kafka-0", running_pod_status("10.1.0.10", container_status(2)))
+        args = [
+            *("--kube-mode", "on"),
+            *("--kube-kubeconfig", str(kube.kubeconfig(tmp_path / "kubeconfig"))),
+            *("--kube-namespaces", "kafka"),
+        ]
+        with serving(kafka, tmp_path, args) as run:
+            scrapes = run.scrapes
+
+            def kube_up() -> float | None:
+                return (
+                    scrapes.samples[-1].get(("broker_lag_exporter_source_up", kubernetes))
+                    if run.count
+                    else None
+                )
+
+            first = until(lambda: kube_up() == 1 and pod_restarts(scrapes.samples[-1]) == 2, 30)
+            killed_at = run.count
+            kube.kill_apiserver()
+            went_down = until(lambda: kube_up() == 0, 30)
+            time.sleep(5)
+            down_until = run.count
+            started = time.monotonic()
+            kube.restart_apiserver()
+            restart_seconds = time.monotonic() - started
+            restarted_at = run.count
+            back_up = until(lambda: kube_up() == 1, 60)
+            # Written after the restart: only a watch (or list) running again can see it.
+            kube.patch_pod_status(
+                "kafka",
+                "kafka-0",
+                running_pod_status("10.1.0.10", container_status(3, last_reason="OOMKilled")),
+            )
+            seen_change = until(lambda: pod_restarts(scrapes.samples[-1]) == 3, 30)
+            time.sleep(2)
+        assert lags(kafka, list(oracle)) == oracle, "lag was frozen"
+    wrong = scrapes.wrong(oracle)
+    kube_health = [seen.get(("broker_lag_exporter_source_up", kubernetes)) for seen in scrapes.samples]
+    kafka_up = [kafka_health(seen)[0] for seen in scrapes.samples]
+    with_pods = sum(1 for seen in scrapes.samples[killed_at:restarted_at] if pod_restarts(seen) is not None)
+    relists = {
+        dict(labels)["reason"]: v
+        for (n, labels), v in scrapes.samples[-1].items()
+        if n == "broker_lag_exporter_kube_relists_total" and ("resource", "pods") in labels
+    }
+    print(
+        f"kube-apiserver killed, restarted after {restart_seconds:.1f}s: {run.count} scrapes, {len(wrong)} "
+        f"wrong lag samples, {len(run.non_200)} non-200, kubernetes source down {went_down:.1f}s after the "
+        f"kill, up {back_up:.1f}s after the apiserver was ready, pod series in {with_pods} of "
+        f"{restarted_at - killed_at} scrapes while it was away, a change after the restart seen in "
+        f"{seen_change:.1f}s, pod re-lists {relists}"
+    )
+    assert run.code == 0, run.exporter.log_tail()
+    assert first < 30, "the kubernetes source was up with the pod first"
+    assert not run.non_200
+    assert not wrong, wrong[:10]
+    assert all(up == 1 for up in kafka_up), "Kafka never noticed"
+    assert went_down < 30, "the kubernetes source reported down while the apiserver was gone"
+    assert kube_health[down_until - 1] == 0
+    # Reconnects back off up to 30 s; a source up only on the next event or bookmark took minutes.
+    assert back_up < 35, "and up again without restarting the exporter"
+    assert with_pods == restarted_at - killed_at, "the last good pods were served while it was away"
+    assert seen_change < 30, "a pod change after the restart was seen"
+    assert pod_restarts(scrapes.samples[-1]) == 3
