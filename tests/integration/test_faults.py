@@ -543,6 +543,10 @@ def test_join_failures_in_a_real_process_serve_the_last_good_output(tmp_path: Pa
         for seen in scrapes.samples
     ]
     polls_while_failing = len({polled[i] for i in during})
+    output_age = [
+        seen.get(("broker_lag_exporter_last_good_age_seconds", ()), math.nan) for seen in scrapes.samples
+    ]
+    peak_age = max(output_age[i] for i in during)
     assert scrapes.healthz is not None
     unhealthy = [s for s in scrapes.healthz if s != 200]
     print(
@@ -550,7 +554,7 @@ def test_join_failures_in_a_real_process_serve_the_last_good_output(tmp_path: Pa
         f"{len(unhealthy)} /healthz not 200, {len(stale_served)} scrapes not serving the last good lag "
         f"while failing, {len(wrong)} wrong lag samples, join errors {errors[failing_from - 1]:g} -> "
         f"{errors[failing_until]:g}, {polls_while_failing} Kafka polls while failing, new lag served "
-        f"{healed:.1f}s after the failures stopped"
+        f"{healed:.1f}s after the failures stopped, last good output age peaked at {peak_age:.1f}s"
     )
     assert run.code == 0, run.exporter.log_tail()
     assert all(moved[g] == oracle[g] + 30 for g in oracle)
@@ -563,6 +567,10 @@ def test_join_failures_in_a_real_process_serve_the_last_good_output(tmp_path: Pa
     assert all(u == 1 for u in up), "the Kafka source kept succeeding"
     assert polls_while_failing >= 5, "polling went on while the join failed"
     assert healed < 3.5, "new figures within about two polls of the failures stopping"
+    # Lag frozen while the source is up and its last success recent: only this series says how old it is.
+    assert output_age[failing_from - 1] == 0
+    assert peak_age >= 6, "the age of the output served rose while the join failed"
+    assert output_age[-1] == 0, "and is 0 again once the join works"
 
 
 def pod_restarts(seen: dict[Series, float]) -> float | None:
