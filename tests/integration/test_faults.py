@@ -611,6 +611,16 @@ def test_apiserver_killed_and_restarted_while_watching(tmp_path: Path) -> None:
                 )
 
             first = until(lambda: kube_up() == 1 and pod_restarts(scrapes.samples[-1]) == 2, 30)
+            # A hang first: connections are accepted and never answered, open watches go silent.
+            assert kube.apiserver is not None
+            hung_at = run.count
+            os.kill(kube.apiserver.pid, signal.SIGSTOP)
+            try:
+                time.sleep(8)
+            finally:
+                os.kill(kube.apiserver.pid, signal.SIGCONT)
+            hung_until = run.count
+            time.sleep(2)
             killed_at = run.count
             kube.kill_apiserver()
             went_down = until(lambda: kube_up() == 0, 30)
@@ -633,6 +643,12 @@ def test_apiserver_killed_and_restarted_while_watching(tmp_path: Path) -> None:
     wrong = scrapes.wrong(oracle)
     kube_health = [seen.get(("broker_lag_exporter_source_up", kubernetes)) for seen in scrapes.samples]
     kafka_up = [kafka_health(seen)[0] for seen in scrapes.samples]
+    polled = [
+        seen.get(("broker_lag_exporter_source_last_success_timestamp_seconds", (("source", "kafka"),)))
+        for seen in scrapes.samples
+    ]
+    kafka_age = max(at - last for at, last in zip(scrapes.at, polled, strict=True) if last is not None)
+    hung_down = sum(1 for up in kube_health[hung_at:hung_until] if up == 0)
     with_pods = sum(1 for seen in scrapes.samples[killed_at:restarted_at] if pod_restarts(seen) is not None)
     relists = {
         dict(labels)["reason"]: v
@@ -640,17 +656,19 @@ def test_apiserver_killed_and_restarted_while_watching(tmp_path: Path) -> None:
         if n == "broker_lag_exporter_kube_relists_total" and ("resource", "pods") in labels
     }
     print(
-        f"kube-apiserver killed, restarted after {restart_seconds:.1f}s: {run.count} scrapes, {len(wrong)} "
+        f"kube-apiserver hung 8 s (kubernetes source down in {hung_down} of {hung_until - hung_at} "
+        f"scrapes), then killed, restarted after {restart_seconds:.1f}s: {run.count} scrapes, {len(wrong)} "
         f"wrong lag samples, {len(run.non_200)} non-200, kubernetes source down {went_down:.1f}s after the "
         f"kill, up {back_up:.1f}s after the apiserver was ready, pod series in {with_pods} of "
         f"{restarted_at - killed_at} scrapes while it was away, a change after the restart seen in "
-        f"{seen_change:.1f}s, pod re-lists {relists}"
+        f"{seen_change:.1f}s, pod re-lists {relists}, Kafka last success at most {kafka_age:.2f}s old"
     )
     assert run.code == 0, run.exporter.log_tail()
     assert first < 30, "the kubernetes source was up with the pod first"
     assert not run.non_200
     assert not wrong, wrong[:10]
     assert all(up == 1 for up in kafka_up), "Kafka never noticed"
+    assert kafka_age < 2.5, "nor did its polls, every second, wait for the apiserver"
     assert went_down < 30, "the kubernetes source reported down while the apiserver was gone"
     assert kube_health[down_until - 1] == 0
     # Reconnects back off up to 30 s; a source up only on the next event or bookmark took minutes.
