@@ -107,6 +107,7 @@ def build_registry(store: Store, settings: Settings, pipeline: Pipeline | None =
             per_partition=pipeline.per_partition,
             per_topic=pipeline.per_topic,
             internal_errors=store.internal_errors,
+            last_good_age=pipeline.last_good_age,
             shard_index=settings.export.shard_index,
             shard_count=settings.export.shard_count,
         )

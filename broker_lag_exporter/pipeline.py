@@ -48,6 +48,18 @@ class Pipeline:
         """Return whether per-topic series are wanted."""
         return self._per_topic
 
+    def last_good_age(self) -> float | None:
+        """Return 0 while the latest snapshots are joined, else the age of the last good assessment.
+
+        While a join or risk rule fails, the lag served stays that of the last good
+        assessment although the sources keep succeeding: this says how old it is.
+        None when no assessment was ever good.
+        """
+        cached = self._cached
+        if cached is None or cached.good_at is None:
+            return 0.0
+        return self._store.now() - cached.good_at if cached.good_at else None
+
     def refresh(self) -> None:
         """Join the latest snapshots now, so the next read only returns them."""
         self.latest()

@@ -12,6 +12,7 @@ Usage::
         kube.create_node("node-a", zone="a")
         kube.create_pod("kafka", "kafka-0", node_name="node-a")
         kube.patch_pod_status("kafka", "kafka-0", {...})         # as a kubelet would
+        kube.kill_apiserver(); kube.restart_apiserver()         # same port, same etcd data
 
 Cluster shape: only kube-apiserver and etcd run. There is no scheduler, no
 controller-manager and no kubelet, so nothing acts on objects: a pod stays as
@@ -317,48 +318,68 @@ class KubeApiServer(Service):
         raise KubeHarnessError(f"etcd did not become healthy; log tail:\n{tail(self.etcd_log)}")
 
     def _start_apiserver(self, deadline: float) -> None:
-        pki = self.pki_dir
         for attempt in range(3):
             self.port = free_port()
-            self.apiserver = self._popen(
-                [
-                    str(self.bin_dir / "kube-apiserver"),
-                    f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
-                    f"--secure-port={self.port}",
-                    f"--tls-cert-file={pki / 'server.crt'}",
-                    f"--tls-private-key-file={pki / 'server.key'}",
-                    f"--token-auth-file={self.workdir / 'tokens.csv'}",
-                    "--anonymous-auth=false",
-                    "--authorization-mode=RBAC",
-                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                    f"--service-account-key-file={pki / 'sa.pub'}",
-                    f"--service-account-signing-key-file={pki / 'sa.key'}",
-                    "--service-cluster-ip-range=10.96.0.0/16",
-                    # No token controller creates "default" service accounts.
-                    "--disable-admission-plugins=ServiceAccount",
-                    # Single apiserver, nothing routes to it: skip the
-                    # kubernetes-service endpoint reconciler's writes.
-                    "--endpoint-reconciler-type=none",
-                    "--enable-priority-and-fairness=false",
-                    "--profiling=false",
-                    "--event-ttl=5m",
-                    "--v=1",
-                ],
-                self.apiserver_log,
-            )
-            while time.monotonic() < deadline:
-                if self.apiserver.poll() is not None:
-                    break
-                if self._ready():
-                    return
-                time.sleep(0.2)
-            terminate(self.apiserver, 15)
+            if self._spawn_apiserver(deadline):
+                return
             in_use = "address already in use" in tail(self.apiserver_log, 200)
             if not in_use or time.monotonic() >= deadline or attempt == 2:
                 break
         raise KubeHarnessError(f"kube-apiserver did not become ready; log tail:\n{tail(self.apiserver_log)}")
+
+    def _spawn_apiserver(self, deadline: float) -> bool:
+        """Start kube-apiserver on :attr:`port`; return whether it became ready (stopped if not)."""
+        pki = self.pki_dir
+        self.apiserver = self._popen(
+            [
+                str(self.bin_dir / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.port}",
+                f"--tls-cert-file={pki / 'server.crt'}",
+                f"--tls-private-key-file={pki / 'server.key'}",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                "--anonymous-auth=false",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                # No token controller creates "default" service accounts.
+                "--disable-admission-plugins=ServiceAccount",
+                # Single apiserver, nothing routes to it: skip the
+                # kubernetes-service endpoint reconciler's writes.
+                "--endpoint-reconciler-type=none",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+                "--event-ttl=5m",
+                "--v=1",
+            ],
+            self.apiserver_log,
+        )
+        while time.monotonic() < deadline:
+            if self.apiserver.poll() is not None:
+                break
+            if self._ready():
+                return True
+            time.sleep(0.2)
+        terminate(self.apiserver, 15)
+        return False
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL kube-apiserver and reap it (etcd keeps running with the data)."""
+        if self.apiserver is not None and self.apiserver.poll() is None:
+            self.apiserver.kill()
+            self.apiserver.wait()
+
+    def restart_apiserver(self, *, timeout: float = 120.0) -> None:
+        """Start kube-apiserver again on the same port and etcd (stopping it first if running)."""
+        terminate(self.apiserver, 15)
+        if not self._spawn_apiserver(time.monotonic() + timeout):
+            raise KubeHarnessError(
+                f"kube-apiserver did not come back on port {self.port}; log tail:\n{tail(self.apiserver_log)}"
+            )
 
     def _ready(self) -> bool:
         try:

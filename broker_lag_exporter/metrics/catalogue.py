@@ -443,6 +443,13 @@ METRICS: tuple[MetricSpec, ...] = (
         source="exporter",
     ),
     _m(
+        "broker_lag_exporter_last_good_age_seconds",
+        "gauge",
+        "0 while the latest snapshots are joined; while a join or risk rule fails on them, the age of "
+        "the last good output served instead (dropped past max_data_age_seconds).",
+        source="exporter",
+    ),
+    _m(
         "kafka_group_offsets_age_seconds",
         "gauge",
         "Age of the committed offsets the group's lag uses: 0 when read this poll, more while its "

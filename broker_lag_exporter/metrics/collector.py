@@ -34,6 +34,7 @@ class SnapshotCollector(Collector):
         per_partition: bool = False,
         per_topic: bool = False,
         internal_errors: Callable[[], Mapping[str, int]] = dict,
+        last_good_age: Callable[[], float | None] = lambda: 0.0,
         shard_index: int = 0,
         shard_count: int = 1,
     ) -> None:
@@ -42,6 +43,7 @@ class SnapshotCollector(Collector):
         self._per_partition = per_partition
         self._per_topic = per_topic or per_partition
         self._internal_errors = internal_errors
+        self._last_good_age = last_good_age
         self._first_shard = shard_index == 0
         self._shard_count = shard_count
 
@@ -53,9 +55,9 @@ class SnapshotCollector(Collector):
         return (family for family in families if family.name in EVERY_SHARD)
 
     def _families(self) -> Iterable[Metric]:
-        yield from exporter_metrics(self._health(), self._internal_errors())
+        assessment = self._latest()  # first: it may join, which sets the age read below
+        yield from exporter_metrics(self._health(), self._internal_errors(), self._last_good_age())
         yield from shard_metrics(self._shard_count)
-        assessment = self._latest()
         facts = assessment.facts
         if facts.kafka is not None and facts.lag is not None:
             yield from broker_metrics(facts.lag, facts.kafka)

@@ -13,13 +13,19 @@ EXPORTER = (
     "broker_lag_exporter_source_last_success_timestamp_seconds",
     "broker_lag_exporter_source_errors_total",
     "broker_lag_exporter_internal_errors_total",
+    "broker_lag_exporter_last_good_age_seconds",
 )
 # Every stage that catches its own bugs; all exported from the start so rate() works.
 STAGES = ("listener", "join", "risk", "render")
 
 
-def exporter_metrics(health: Mapping[str, Health], internal_errors: Mapping[str, int]) -> Families:
-    """Return build info, per-source up, duration, last success and error count, and internal errors."""
+def exporter_metrics(
+    health: Mapping[str, Health], internal_errors: Mapping[str, int], last_good_age: float | None = 0.0
+) -> Families:
+    """Return build info, per-source up, duration, last success and error count, and internal errors.
+
+    `last_good_age` is None before any output was good: there is no age to tell.
+    """
     out = Families(EXPORTER)
     out.info("broker_lag_exporter_build_info", (__version__, __revision__))
     for name, h in sorted(health.items()):
@@ -30,6 +36,8 @@ def exporter_metrics(health: Mapping[str, Health], internal_errors: Mapping[str,
         out.add("broker_lag_exporter_source_errors_total", (name,), h.errors_total)
     for stage in sorted({*STAGES, *internal_errors}):
         out.add("broker_lag_exporter_internal_errors_total", (stage,), internal_errors.get(stage, 0))
+    if last_good_age is not None:
+        out.add("broker_lag_exporter_last_good_age_seconds", (), last_good_age)
     return out
 
 

@@ -636,6 +636,37 @@ class KafkaCluster(Service):
 
         wait_until(known, timeout=timeout, what=f"leaders of topic {name}")
 
+    def delete_topic(self, name: str, *, timeout: float = 30.0) -> None:
+        """Delete a topic with TopicCommand; wait until no running node's metadata lists it."""
+        self.run_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            "--bootstrap-server",
+            self._live_bootstrap(),
+            "--delete",
+            "--topic",
+            name,
+        )
+
+        def gone() -> bool:
+            for node_id, node in self._nodes.items():
+                meta = probe(self.broker_address(node_id), [name]) if node.running else None
+                if node.running and (meta is None or any(t == name for t, _ in meta.leaders)):
+                    return False
+            return True
+
+        wait_until(gone, timeout=timeout, what=f"topic {name} gone from metadata")
+
+    def delete_group(self, group: str) -> None:
+        """Delete a group without members (its committed offsets with it) with ConsumerGroupCommand."""
+        self.run_tool(
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            "--bootstrap-server",
+            self._live_bootstrap(),
+            "--delete",
+            "--group",
+            group,
+        )
+
     def describe_topics(self) -> dict[tuple[str, int], TopicPartitionRow]:
         """Every partition (internal topics included) as ``kafka-topics --describe`` shows it."""
         out = self.run_tool(

@@ -58,3 +58,21 @@ def test_the_last_good_assessment_is_not_served_past_max_data_age():
     assert pipeline.latest().facts.kafka is not None
     now[0] = 1061
     assert pipeline.latest().facts.kafka is None  # dropped, as the store drops data that old
+
+
+def test_the_last_good_age_rises_while_joins_fail():
+    now = [1000.0]
+    store = Store(60, clock=lambda: now[0])
+    pipeline = Pipeline(store, SETTINGS.export, SETTINGS.risk)
+    store.subscribe(pipeline.refresh)
+    assert pipeline.last_good_age() == 0
+    store.record_success("kafka", snapshot("4"), 0.1)
+    assert pipeline.last_good_age() is None  # nothing good yet: no age to tell
+    store.record_success("kafka", snapshot(4), 0.1)
+    assert pipeline.last_good_age() == 0
+    now[0] = 1010
+    store.record_success("kafka", snapshot("4"), 0.1)
+    now[0] = 1025
+    assert pipeline.last_good_age() == 25
+    store.record_success("kafka", snapshot(7), 0.1)
+    assert pipeline.last_good_age() == 0

@@ -59,19 +59,19 @@ async def fetch_groups(
     Each broker lists the groups it coordinates, so no FindCoordinator round
     trips are needed while coordinators are healthy. `remembered` maps groups of
     the last poll to their coordinator and protocol type: one that no broker
-    lists is still polled unless its coordinator and every other broker
-    answered ListGroups (a failed broker never makes its groups vanish).
+    lists is still polled, and dropped only when its coordinator describes it
+    as Dead. Every broker answering ListGroups is not enough: during a
+    coordinator move the old leader of its offsets partition has unloaded it and
+    the new one has not started loading, and both list nothing, without an error.
     A group whose offsets could not be read has `offsets_age_seconds` None, one
     that could not be described `members_age_seconds` None.
     """
     brokers = list(brokers)
-    found, answered = await _list_groups(conn, brokers)
+    found = await _list_groups(conn, brokers)
     listed = [g for g in found if keep_group(g.name)]
     names = {g.name for g in listed}
-    everyone = answered >= set(brokers)
-    for name, (coordinator, ptype) in (remembered or {}).items():
-        if name not in names and keep_group(name) and (coordinator not in answered or not everyone):
-            listed.append(_Listed(name, coordinator, ptype))
+    unlisted = {name for name in remembered or {} if name not in names and keep_group(name)}
+    listed += [_Listed(name, *(remembered or {})[name]) for name in sorted(unlisted)]
     offsets = await _committed_all(conn, listed, concurrency)
     # Coordinators found again while reading offsets are where to describe.
     listed = [replace(g, coordinator=offsets[g.name].coordinator) for g in listed]
@@ -80,6 +80,8 @@ async def fetch_groups(
     for g in listed:
         read = offsets[g.name]
         d = described.get(g.name, _Described("Unknown", (), "not described"))
+        if g.name in unlisted and d.state == "Dead" and d.error is None:
+            continue  # deleted: its coordinator says so
         groups.append(
             Group(
                 name=g.name,
@@ -96,10 +98,8 @@ async def fetch_groups(
     return tuple(sorted(groups, key=lambda g: g.name))
 
 
-async def _list_groups(
-    conn: KafkaConnection, brokers: Iterable[BrokerId]
-) -> tuple[list[_Listed], set[BrokerId]]:
-    """Return the groups listed and the brokers whose ListGroups answered without error."""
+async def _list_groups(conn: KafkaConnection, brokers: Iterable[BrokerId]) -> list[_Listed]:
+    """Return the groups the brokers list; a broker that failed lists none."""
 
     async def one(broker: BrokerId) -> list[_Listed] | None:
         try:
@@ -118,7 +118,7 @@ async def _list_groups(
         for g in task.result() or ():
             # During a coordinator move two brokers may both list a group: keep one.
             seen.setdefault(g.name, g)
-    return list(seen.values()), {b for b, task in tasks.items() if task.result() is not None}
+    return list(seen.values())
 
 
 def _by_coordinator(listed: Iterable[_Listed], size: int) -> list[tuple[BrokerId, list[str]]]:

@@ -7,7 +7,7 @@ at once, and watch streams of large lists cost far less as plain dicts.
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,17 +140,25 @@ class KubeClient:
         return body
 
     async def watch(
-        self, resource: Resource, namespace: str | None, params: Mapping[str, object], seconds: int
+        self,
+        resource: Resource,
+        namespace: str | None,
+        params: Mapping[str, object],
+        seconds: int,
+        opened: Callable[[], None] = lambda: None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield watch events until the server ends the watch after `seconds`.
 
-        The deadline is the server-side timeout plus the request timeout, so a
-        silent connection cannot hang the watch forever.
+        `opened` is called once the server has accepted the watch, before any
+        event: a quiet collection may send none for minutes. The deadline is the
+        server-side timeout plus the request timeout, so a silent connection
+        cannot hang the watch forever.
         """
         timeout = aiohttp.ClientTimeout(total=seconds + self._timeout, sock_connect=self._timeout)
         resp = await self._get(
             resource, namespace, {**params, "watch": True, "timeoutSeconds": seconds}, timeout
         )
+        opened()
         try:
             async for line in _lines(resp):
                 event = json.loads(line)

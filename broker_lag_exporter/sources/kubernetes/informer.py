@@ -158,11 +158,10 @@ class Informer(Generic[T]):
             params = {"resourceVersion": version, "allowWatchBookmarks": True}
             try:
                 async for event in self._kube.watch(
-                    self.resource, self.namespace, params, self._watch_seconds
+                    self.resource, self.namespace, params, self._watch_seconds, self._watching
                 ):
                     version = self._apply(event, version)
                     backoff.reset()
-                    self._error = None
             except KubeError as exc:
                 if exc.status == GONE:
                     self._relist_reason = "expired"
@@ -171,6 +170,14 @@ class Informer(Generic[T]):
                     raise
                 self._fail(exc)
                 await asyncio.sleep(backoff.next())
+
+    def _watching(self) -> None:
+        """Clear the error: the server accepted a watch from our version, so the store is current again.
+
+        Waiting for the first event instead kept a quiet resource (nodes, PDBs)
+        failing for minutes after an apiserver restart.
+        """
+        self._error = None
 
     def _apply(self, event: Mapping[str, Any], version: str) -> str:
         """Apply one event to the store; return the resourceVersion to resume from."""

@@ -22,6 +22,7 @@ from broker_lag_exporter.sources.kafka.source import LastGood, serve_last_good
 
 NOT_COORDINATOR = 16
 COORDINATOR_NOT_AVAILABLE = 15
+COORDINATOR_LOAD_IN_PROGRESS = 14
 
 
 class Cluster:
@@ -37,7 +38,9 @@ class Cluster:
         self.find: dict[str, tuple[int, int]] = {g: (0, b) for g, b in coordinator.items()}
         self.list_fails: set[int] = set()
         self.fails: set[type] = set()  # request types that fail with a connection error
-        self.state = "Empty"  # what DescribeGroups says of every group
+        self.state = "Empty"  # what DescribeGroups says of every group that exists
+        # Groups between coordinators: no broker lists them (without an error) and each says NOT_COORDINATOR.
+        self.moving: set[str] = set()
         self.sent: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
 
@@ -56,16 +59,28 @@ class Cluster:
         if node in self.dead or type(request) in self.fails:
             raise RequestError(f"{kind} to broker {node} failed: KafkaConnectionError")
         if isinstance(request, ListGroupsRequest):
-            mine = [(g, "consumer") for g, b in self.coordinator.items() if b == node]
+            mine = [
+                (g, "consumer") for g, b in self.coordinator.items() if b == node and g not in self.moving
+            ]
             return SimpleNamespace(error_code=14 if node in self.list_fails else 0, groups=mine)
         if isinstance(request, OffsetFetchGroupsRequest):
             return SimpleNamespace(groups=[self._offsets(node, g) for g in request._groups])
         if isinstance(request, DescribeGroupsRequest):
-            return SimpleNamespace(groups=[(0, g, self.state, "consumer", "", []) for g in request._groups])
+            return SimpleNamespace(groups=[self._described(node, g) for g in request._groups])
         assert isinstance(request, ConsumerGroupDescribeRequest)
         return SimpleNamespace(groups=[])
 
+    def _described(self, node: int, group: str) -> tuple[Any, ...]:
+        if node in self.list_fails:
+            return (COORDINATOR_LOAD_IN_PROGRESS, group, "", "", "", [])
+        if group in self.moving or (group in self.coordinator and self.coordinator[group] != node):
+            return (NOT_COORDINATOR, group, "", "", "", [])
+        # A deleted group: its coordinator calls it Dead.
+        return (0, group, self.state if group in self.coordinator else "Dead", "consumer", "", [])
+
     def _offsets(self, node: int, group: str) -> tuple[Any, ...]:
+        if group in self.moving:
+            return (group, [], NOT_COORDINATOR, {})
         if group not in self.coordinator:
             return (group, [], 0, {})  # a deleted group: Kafka answers no offsets, no error
         if self.coordinator[group] != node:
@@ -122,6 +137,20 @@ def test_groups_of_a_failed_lister_are_kept_and_forgotten_only_by_a_healthy_one(
     assert set(kept) == {"g", "h", "deleted"}  # broker 1 failed to list: nothing it had vanishes
     cluster.list_fails = set()
     assert set(fetch(cluster, [0, 1], remembered)) == {"g", "h"}
+
+
+def test_a_group_no_healthy_broker_lists_is_kept_until_its_coordinator_says_it_is_gone():
+    # A coordinator move, as after a whole-cluster restart: the old leader of the offsets partition
+    # has unloaded it and the new one has not started loading, so both list nothing, without an error.
+    cluster = Cluster({"g": 2, "h": 0})
+    cluster.moving = {"g"}
+    remembered = {"g": (1, "consumer"), "h": (0, "consumer")}
+    groups = fetch(cluster, [0, 1, 2], remembered)
+    assert set(groups) == {"g", "h"}
+    assert groups["g"].offsets_age_seconds is None  # so the last good offsets are served
+    cluster.moving = set()
+    del cluster.coordinator["g"]  # deleted since: its coordinator now calls it Dead
+    assert set(fetch(cluster, [0, 1, 2], remembered)) == {"h"}
 
 
 def test_group_kept_while_its_dead_coordinator_is_out_of_metadata():

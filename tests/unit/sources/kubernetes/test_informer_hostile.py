@@ -2,7 +2,7 @@
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import pytest
@@ -36,8 +36,14 @@ class Kube:
         return {"metadata": {"resourceVersion": "1"}, "items": copy.deepcopy(self.items)}
 
     async def watch(
-        self, _resource: Resource, _namespace: str | None, _params: Mapping[str, object], _seconds: int
+        self,
+        _resource: Resource,
+        _namespace: str | None,
+        _params: Mapping[str, object],
+        _seconds: int,
+        opened: Callable[[], None] = lambda: None,
     ) -> AsyncIterator[dict[str, Any]]:
+        opened()
         for event in copy.deepcopy(self.events):
             yield event
         self.watched.set()
