@@ -54,9 +54,9 @@ class KubernetesSource:
         self._pods: list[Informer[Pod]] = []
         self._informers: list[Informer[Any]] = []
 
-    async def _start(self) -> None:
+    async def _start(self) -> KubeClient:
         if self._kube is not None:
-            return
+            return self._kube
         self._kube = kube = await KubeClient.connect(self._settings, self._poll.request_timeout_seconds)
         s = self._settings
         namespaces: list[str | None] = list(s.kube_namespaces) or [None]
@@ -86,17 +86,29 @@ class KubernetesSource:
         self._tasks = [
             asyncio.create_task(i.run(), name=f"informer-{i.resource.name}") for i in self._informers
         ]
+        return kube
 
     async def collect(self) -> KubeSnapshot:
         """Return the current broker pods and related objects; raise SourceError when any read fails."""
-        await self._start()
+        kube = await self._start()
         # The first poll waits for every first list (bounded by the poll's deadline).
         await asyncio.gather(*(i.settled.wait() for i in self._informers))
         grace = self._poll.poll_interval_seconds
         failed = [str(e) for i in self._informers if (e := i.failure(grace)) is not None]
         if failed:
             raise SourceError("; ".join(sorted(set(failed))))
+        await self._still_answering(kube)
         return self._snapshot()
+
+    async def _still_answering(self, kube: KubeClient) -> None:
+        """Read one pod under the request deadline: raise SourceError if the API server does not answer.
+
+        A hung API server accepts connections and answers nothing: open watches
+        just go quiet (as on a quiet cluster) for up to the watch timeout, while
+        the cache ages unseen. One tiny read per poll tells the two apart.
+        """
+        pods = self._pods[0]
+        await kube.list(pods.resource, pods.namespace, {"limit": 1})
 
     def _snapshot(self) -> KubeSnapshot:
         pods = [p for inf in self._pods for p in inf.items.values()]
