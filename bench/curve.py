@@ -1,6 +1,6 @@
-"""`make bench-curve`: the scaling curve, one broker grown point by point, peers at every point.
+"""`make bench-curve`: the scaling curve, one cluster grown point by point, peers at every point.
 
-Points are PARTITIONSxGROUPS, grown in order on one broker (single-partition topics, each group
+Points are PARTITIONSxGROUPS, grown in order on one cluster (single-partition topics, each group
 committing on 20 topics): by default 1k x 50, 1k x 500, 10k x 500, 10k x 5,000, 50k x 5,000 and
 100k x 5,000, so partitions and groups each grow over two orders of magnitude. At each point
 bench.measure polls as `serve` does (first snapshot, steady refresh, requests per refresh, render and
@@ -8,11 +8,13 @@ size of /metrics, peak RSS), then kafka_exporter and KMinion (scripts/setup-peer
 a timeout per GET ("did not answer within N s" is a result), and the ratios are printed. The curve
 stops at the first point the broker cannot hold, saying why. Prints figures; asserts nothing.
 
-The test broker is tuned for it: a larger heap (--heap), the file-handle limit raised for it
-(each partition keeps its log segment open) and vm.max_map_count checked (each partition maps
-two index files).
+The test brokers are tuned for it: a larger heap (--heap), the file-handle limit raised as far as
+allowed and vm.max_map_count checked (each partition maps two index files). A broker keeps each
+partition's active segment open, and the open-file limit is per process: where its hard limit cannot
+be raised (a container's 20,000, no CAP_SYS_RESOURCE) a broker holds about 15,000 partitions, so the
+cluster gets as many brokers as the largest point needs (--brokers to choose).
 
-Options: --points 1000x50,... --heap 2g --peer-timeout S --scrapes N --no-peers.
+Options: --points 1000x50,... --heap 2g --brokers N --peer-timeout S --scrapes N --no-peers.
 """
 
 import argparse
@@ -32,6 +34,23 @@ from harness.kafka.cluster import BROKER_JVM_OPTS, KafkaCluster
 
 DEFAULT_POINTS = "1000x50,1000x500,10000x500,10000x5000,50000x5000,100000x5000"
 MAX_MAP_COUNT = Path("/proc/sys/vm/max_map_count")
+
+
+# Files a broker keeps open per partition (the active segment; its indexes are memory maps), and
+# what else it keeps open (sockets, jars, the metadata log) with room to spare.
+FILES_PER_PARTITION = 1
+FILES_BESIDES = 5_000
+
+
+def brokers_for(partitions: int) -> int:
+    """Return how many brokers hold `partitions` under this process's open-file limit (inherited per broker).
+
+    The limit is per process: where it cannot be raised (a container's hard
+    limit, no CAP_SYS_RESOURCE), more brokers are the only way to more partitions.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    per_broker = max(1, (soft - FILES_BESIDES) // FILES_PER_PARTITION)
+    return -(-partitions // per_broker)
 
 
 def tune_limits(partitions: int) -> str:
@@ -124,16 +143,23 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=2, help="GETs per peer, incl. the first")
     parser.add_argument("--peer-timeout", type=float, default=180.0, help="seconds per GET /metrics")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--brokers", type=int, default=0, help="brokers (0: as many as the open-file limit needs)"
+    )
     args = parser.parse_args()
     points = [tuple(int(n) for n in p.split("x")) for p in args.points.split(",")]
     print(f"limits: {tune_limits(max(p for p, _ in points))}", flush=True)
+    brokers = args.brokers or brokers_for(max(p for p, _ in points))
+    print(f"brokers: {brokers}", flush=True)
     builds = {} if args.no_peers else peers.setup()
     jvm = (*(o for o in BROKER_JVM_OPTS if not o.startswith("-Xmx")), f"-Xmx{args.heap}")
     rows: list[str] = []
     results: list[dict[str, float]] = []
     with (
         tempfile.TemporaryDirectory(prefix="ble-curve-") as tmp,
-        KafkaCluster.start(1, workdir=Path(tmp), broker_props=populate.BROKER_PROPS, jvm_opts=jvm) as kafka,
+        KafkaCluster.start(
+            brokers, workdir=Path(tmp), broker_props=populate.BROKER_PROPS, jvm_opts=jvm
+        ) as kafka,
     ):
         had = (0, 0)
         for partitions, groups in points:
@@ -147,7 +173,7 @@ def main() -> None:
                 print(kafka_tail(kafka))
                 break
             had = (partitions, groups)
-            broker_rss = kafka.rss_bytes().get(0, 0) / 2**20
+            broker_rss = sum(kafka.rss_bytes().values()) / 2**20
             print(
                 f"point {partitions:,} partitions x {groups:,} groups: grown in "
                 f"{time.monotonic() - started:.0f} s, broker RSS {broker_rss:.0f} MiB",
@@ -179,7 +205,8 @@ def main() -> None:
 def kafka_tail(kafka: KafkaCluster) -> str:
     """Return the end of the broker's log, where it says why it gave up."""
     try:
-        lines = kafka.log_path(0).read_text(errors="replace").splitlines()
+        logs = [kafka.log_path(n).read_text(errors="replace") for n in kafka.node_ids]
+        lines = [line for text in logs for line in text.splitlines()]
     except OSError as exc:
         return f"(no broker log: {exc})"
     return "\n".join(lines[-8:])
