@@ -88,15 +88,19 @@ async def commit_groups(bootstrap: str, topics: int, groups: int, per_group: int
 async def commit_with_retry(
     client: AIOKafkaClient, node: int, group: str, offsets: list[tuple[str, list[tuple[int, int, str]]]]
 ) -> None:
-    """Commit as a member-less group, waiting while the offsets topic is created (codes 14-16)."""
+    """Commit as a member-less group at its coordinator, waiting while the offsets topic is created."""
     request = OffsetCommitRequest(group, -1, "", -1, offsets)
     errors: set[int] = set()
     # Up to 5 minutes: on a loaded machine a broker with 10,000 partitions loads its offsets slowly.
     for _ in range(600):
-        # FindCoordinator is what makes the broker create its offsets topic.
-        await client.send(node, FindCoordinatorRequest(group, 0))
-        response = await client.send(node, request)
-        errors = {e for _, parts in response.topics for _, e in parts if e}
+        # FindCoordinator is what makes the broker create its offsets topic; with several brokers
+        # only the coordinator takes the commit.
+        found = await client.send(node, FindCoordinatorRequest(group, 0))
+        if found.error_code:
+            errors = {found.error_code}
+        else:
+            response = await client.send(found.coordinator_id, request)
+            errors = {e for _, parts in response.topics for _, e in parts if e}
         if not errors:
             return
         if not errors <= {14, 15, 16}:
