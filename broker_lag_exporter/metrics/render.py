@@ -94,8 +94,10 @@ class Renderer:
         self._ready = ready
         self._on_error = on_error
         self._changed = asyncio.Event()
-        self.renders = 0
         self.current = self._render()
+        # Renders done (served or failed), counted on the loop once over, so whoever reads it
+        # after a successful render also gets that render's bytes.
+        self.renders = 1
 
     def ready(self) -> bool:
         """Return whether the bytes served now were rendered from data that makes the exporter ready."""
@@ -121,7 +123,10 @@ class Renderer:
     async def update(self) -> None:
         """Render now, off the event loop, and serve the result from then on."""
         self._changed.clear()
-        self.current = await asyncio.to_thread(self._render)
+        try:
+            self.current = await asyncio.to_thread(self._render)
+        finally:
+            self.renders += 1
 
     async def page(self, accept: str, accept_encoding: str) -> tuple[bytes, str, str]:
         """Return the body, its content type and its content encoding ("" or "gzip") for a request."""
@@ -135,6 +140,5 @@ class Renderer:
         return body, CONTENT_TYPES[kind], "gzip"
 
     def _render(self) -> Exposition:
-        self.renders += 1
         # Asked before collecting: data that arrives during the render waits for the next one.
         return render(self._registry, ready=self._ready())
