@@ -667,6 +667,19 @@ class KafkaCluster(Service):
             group,
         )
 
+    def delete_records(self, before: Mapping[tuple[str, int], int]) -> None:
+        """Delete records below each given offset (the log start moves there) with DeleteRecordsCommand."""
+        spec = self.workdir / f"delete-records-{secrets.token_hex(4)}.json"
+        partitions = [{"topic": t, "partition": p, "offset": o} for (t, p), o in before.items()]
+        spec.write_text(json.dumps({"version": 1, "partitions": partitions}))
+        self.run_tool(
+            "org.apache.kafka.tools.DeleteRecordsCommand",
+            "--bootstrap-server",
+            self._live_bootstrap(),
+            "--offset-json-file",
+            str(spec),
+        )
+
     def describe_topics(self) -> dict[tuple[str, int], TopicPartitionRow]:
         """Every partition (internal topics included) as ``kafka-topics --describe`` shows it."""
         out = self.run_tool(

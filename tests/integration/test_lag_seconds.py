@@ -1,7 +1,6 @@
 """Lag in seconds on a real 3-node cluster: records with known timestamps, offsets set by Kafka's tool."""
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -157,15 +156,7 @@ async def test_offset_below_log_start_uses_the_first_existing_record(kafka3):
     start = int(time.time() * 1000) - 900_000
     await produce_at(kafka3, "ls-deleted", 0, [start + i * 60_000 for i in range(10)])
     kafka3.commit_offsets("ls-deleted", {("ls-deleted", 0): 2})
-    spec = kafka3.workdir / "ls-delete-records.json"
-    spec.write_text(json.dumps({"partitions": [{"topic": "ls-deleted", "partition": 0, "offset": 6}]}))
-    kafka3.run_tool(
-        "org.apache.kafka.tools.DeleteRecordsCommand",
-        "--bootstrap-server",
-        kafka3.bootstrap_servers,
-        "--offset-json-file",
-        str(spec),
-    )
+    kafka3.delete_records({("ls-deleted", 0): 6})
     snapshot, view, before, after = await poll(kafka3, "ls-deleted")
     first_existing = (start + 6 * 60_000) / 1000
     seconds = seconds_of(view, "ls-deleted")

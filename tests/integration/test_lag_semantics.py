@@ -1,8 +1,5 @@
 """Lag as kafka-consumer-groups defines it, and committed offsets that retention already passed."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from broker_lag_exporter.config.settings import load_settings
@@ -13,24 +10,12 @@ from harness.kafka.cluster import KafkaCluster
 pytestmark = pytest.mark.kafka
 
 
-async def test_committed_offset_below_log_start_is_out_of_range(kafka3: KafkaCluster, tmp_path: Path) -> None:
+async def test_committed_offset_below_log_start_is_out_of_range(kafka3: KafkaCluster) -> None:
     kafka3.create_topic("oor", partitions=2)
     for partition in (0, 1):
         kafka3.produce("oor", 100, partition)
     kafka3.commit_offsets("oor-group", {("oor", 0): 10, ("oor", 1): 80})
-    spec = tmp_path / "delete.json"
-    spec.write_text(
-        json.dumps(
-            {"version": 1, "partitions": [{"topic": "oor", "partition": p, "offset": 50} for p in (0, 1)]}
-        )
-    )
-    kafka3.run_tool(
-        "org.apache.kafka.tools.DeleteRecordsCommand",
-        "--bootstrap-server",
-        kafka3.bootstrap_servers,
-        "--offset-json-file",
-        str(spec),
-    )
+    kafka3.delete_records({("oor", p): 50 for p in (0, 1)})
     settings = load_settings(
         bootstrap_servers=kafka3.bootstrap_servers, topic_allow="oor", group_allow="oor-.*"
     )
